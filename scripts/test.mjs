@@ -25,6 +25,7 @@ function step(label, cmd, args) {
 }
 
 if (extra.length === 0) {
+  step('build', bin('tsc'), ['-p', 'tsconfig.build.json']);
   step('typecheck', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
   step('lint', bin('biome'), ['check', '.']);
   step('layers', process.execPath, ['scripts/check-layers.mjs']);

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// `npm run bench [filter...]`: runs bench/run.ts under tsx (no build needed).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const r = spawnSync(join(root, 'node_modules', '.bin', 'tsx'), ['bench/run.ts', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(r.status ?? 1);

@@ -1,0 +1,18 @@
+/**
+ * The `farad` command line. Each feature registers its subcommands here; every command prints
+ * JSON on success, and on failure a one-line reason on stderr with a non-zero exit.
+ */
+import { Command } from 'commander';
+
+export function buildProgram(): Command {
+  const program = new Command('farad')
+    .description('Farad: Lightning node and LSP toolkit')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (str, write) => write(str) });
+  // Subcommand registrations (one line per feature module):
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv, { from: 'user' });
+}
