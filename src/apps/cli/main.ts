@@ -3,6 +3,7 @@
  * JSON on success, and on failure a one-line reason on stderr with a non-zero exit.
  */
 import { Command } from 'commander';
+import { registerDemo } from '../demo/main.js';
 
 export function buildProgram(): Command {
   const program = new Command('farad')
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
   // Subcommand registrations (one line per feature module):
+  registerDemo(program);
   return program;
 }
 
