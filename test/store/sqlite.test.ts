@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/adapters/store/sqlite.js';
+import { MemoryStore } from '../../src/node/store/memory.js';
+import { storeConformance } from './conformance.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'farad-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+storeConformance({ name: 'sqlite', persistent: true, open: (id) => new SqliteStore(join(dir, `${id}.db`)) });
+storeConformance({ name: 'memory', persistent: false, open: () => new MemoryStore() });
+
+describe('SQLite store durability', () => {
+  it('a batch whose promise resolved survives SIGKILL of the writing process', () => {
+    const path = join(dir, 'crash.db');
+    const script = `
+      import { SqliteStore } from ${JSON.stringify(join(root, 'src/adapters/store/sqlite.ts'))};
+      const s = new SqliteStore(${JSON.stringify(path)});
+      const value = new Uint8Array(1000).fill(7);
+      for (let i = 0; i < 50; i++) {
+        await s.batch([{ op: 'put', namespace: 'c', key: 'k' + String(i).padStart(3, '0'), value }]);
+      }
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const file = join(dir, 'crash-writer.mts');
+    writeFileSync(file, script);
+    // node itself (not the tsx wrapper) so that the kill signal is what the parent sees
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root });
+    expect(r.signal, String(r.stderr)).toBe('SIGKILL');
+    const s = new SqliteStore(path);
+    return s.list('c').then(async (keys) => {
+      expect(keys).toHaveLength(50);
+      expect(await s.read('c', 'k049')).toEqual(new Uint8Array(1000).fill(7));
+      await s.close();
+    });
+  });
+
+  it('reports an unopenable path as STORE_OPEN_FAILED', () => {
+    expect(() => new SqliteStore(join(dir, 'no', 'such', 'dir', 'x.db'))).toThrow(
+      expect.objectContaining({ code: 'STORE_OPEN_FAILED' }),
+    );
+  });
+});
