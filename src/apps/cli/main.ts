@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerDemo } from '../demo/main.js';
+import { registerDecode } from './decode.js';
 
 export function buildProgram(): Command {
   const program = new Command('farad')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   // Subcommand registrations (one line per feature module):
   registerDemo(program);
+  registerDecode(program);
   return program;
 }
 

@@ -47,7 +47,8 @@ export function decryptWithAD(
   message: string,
 ): Uint8Array {
   if (k.length !== 32) throw new InvalidArgumentError('noise key must be 32 bytes');
-  if (ciphertext.length < 16) throw new DecodeError(code, message, { details: 'ciphertext shorter than MAC' });
+  if (ciphertext.length < 16)
+    throw new DecodeError(code, message, { details: 'ciphertext shorter than MAC' });
   try {
     return chacha20poly1305(k, noiseNonce(n), ad).decrypt(ciphertext);
   } catch (e) {

@@ -13,12 +13,13 @@
  * `NOISE_ACT3_BAD_CIPHERTEXT`, `NOISE_ACT3_BAD_PUBKEY`, `NOISE_ACT3_BAD_TAG`. On any of them the
  * connection MUST be terminated.
  */
+
+import { sha256 } from '@noble/hashes/sha2.js';
 import { secp } from '../crypto/secp256k1.js';
 import { toHex, utf8 } from '../encoding/bytes.js';
 import { DecodeError, InvalidArgumentError } from '../errors.js';
 import { decryptWithAD, encryptWithAD, hkdf2, mixHash } from './cipher.js';
 import { NoiseTransport } from './transport.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 
 /** Act One and Act Two are 50 bytes: version, 33-byte ephemeral key, 16-byte MAC. */
 export const ACT_ONE_LEN = 50;
@@ -96,10 +97,7 @@ function initialState(responderStatic: Uint8Array): { ck: Uint8Array; h: Uint8Ar
 }
 
 /** Splits and checks an Act One/Two message: length, version byte, ephemeral key. */
-function readEphemeralAct(
-  act: Uint8Array,
-  n: 1 | 2,
-): { re: Uint8Array; c: Uint8Array } {
+function readEphemeralAct(act: Uint8Array, n: 1 | 2): { re: Uint8Array; c: Uint8Array } {
   if (act.length !== ACT_ONE_LEN)
     throw new DecodeError(`NOISE_ACT${n}_READ_FAILED`, `noise: act ${n} must be ${ACT_ONE_LEN} bytes`, {
       details: `got ${act.length}`,
@@ -157,7 +155,7 @@ export function initiatorAct2(
   const { re, c } = readEphemeralAct(act2, 2);
   let h = mixHash(state.h, re);
   const ee = secp().ecdh(state.e, re);
-  let [ck, tempK2] = hkdf2(state.ck, ee);
+  const [ck2, tempK2] = hkdf2(state.ck, ee);
   // BOLT #8: "If the MAC check in this operation fails, then the initiator MUST terminate the connection"
   decryptWithAD(tempK2, 0, h, c, 'NOISE_ACT2_BAD_TAG', 'noise: act 2 MAC check failed');
   h = mixHash(h, c);
@@ -166,8 +164,7 @@ export function initiatorAct2(
   const c3 = encryptWithAD(tempK2, 1, h, lsPub);
   h = mixHash(h, c3);
   const se = secp().ecdh(state.ls, re);
-  let tempK3: Uint8Array;
-  [ck, tempK3] = hkdf2(ck, se);
+  const [ck, tempK3] = hkdf2(ck2, se);
   const t = encryptWithAD(tempK3, 0, h, EMPTY);
   // BOLT #8: "sk, rk = HKDF(ck, zero)" where zero is a zero-length plaintext
   const [sk, rk] = hkdf2(ck, EMPTY);
@@ -202,7 +199,7 @@ export function responderAct1(
   const { re, c } = readEphemeralAct(act1, 1);
   let h = mixHash(init.h, re);
   const es = secp().ecdh(ls, re);
-  let [ck, tempK1] = hkdf2(init.ck, es);
+  const [ck1, tempK1] = hkdf2(init.ck, es);
   // BOLT #8: "If the MAC check in this operation fails, then the responder MUST terminate the connection"
   decryptWithAD(tempK1, 0, h, c, 'NOISE_ACT1_BAD_TAG', 'noise: act 1 MAC check failed');
   h = mixHash(h, c);
@@ -210,8 +207,7 @@ export function responderAct1(
   const ePub = secp().publicKey(e);
   h = mixHash(h, ePub);
   const ee = secp().ecdh(e, re);
-  let tempK2: Uint8Array;
-  [ck, tempK2] = hkdf2(ck, ee);
+  const [ck, tempK2] = hkdf2(ck1, ee);
   const c2 = encryptWithAD(tempK2, 0, h, EMPTY);
   h = mixHash(h, c2);
   const act2 = new Uint8Array(ACT_TWO_LEN);

@@ -170,7 +170,9 @@ export class NoiseTransport {
         }
         const need = this.pendingLen + MAC_LEN;
         if (this.buffered < need) break;
-        out.push(this.recv.decrypt(this.take(need), 'NOISE_BAD_MESSAGE_TAG', 'noise: bad MAC on message body'));
+        out.push(
+          this.recv.decrypt(this.take(need), 'NOISE_BAD_MESSAGE_TAG', 'noise: bad MAC on message body'),
+        );
         this.pendingLen = -1;
       }
     } catch (e) {

@@ -84,6 +84,28 @@ export class OnionPeelError extends DecodeError {
 }
 
 /**
+ * A route-blinding failure (`invalid_onion_blinding`, code `ONION_BAD_BLINDING`). Inside a
+ * blinded route (path key received with the HTLC) it goes back in `update_fail_malformed_htlc`;
+ * at the introduction node (`current_path_key` in the payload) `sharedSecret` is known and it
+ * goes back as a normal encrypted failure.
+ */
+export class OnionBlindingError extends OnionPeelError {
+  override name = 'OnionBlindingError';
+  /** The onion shared secret, when the packet itself authenticated. */
+  readonly sharedSecret: Uint8Array | undefined;
+
+  constructor(
+    shortMessage: string,
+    onion: Uint8Array,
+    sharedSecret: Uint8Array | undefined,
+    opts: FaradErrorOptions = {},
+  ) {
+    super('ONION_BAD_BLINDING', shortMessage, FailureCode.invalid_onion_blinding, onion, opts);
+    this.sharedSecret = sharedSecret;
+  }
+}
+
+/**
  * The onion authenticated (so `sharedSecret` is known) but its per-hop payload is malformed or
  * not understood. Report `invalid_onion_payload` with `tlvType`/`offset` when known.
  * Codes: `ONION_PAYLOAD_FRAMING`, `ONION_PAYLOAD_INVALID`.

@@ -6,8 +6,8 @@
  * pseudo-random stream is ChaCha20 over zero bytes with an all-zero 96-bit nonce.
  */
 import { chacha20 } from '@noble/ciphers/chacha.js';
-import { secp } from '../crypto/secp256k1.js';
 import { hmacSha256, sha256 } from '../crypto/hash.js';
+import { secp } from '../crypto/secp256k1.js';
 import { concat, utf8 } from '../encoding/bytes.js';
 import { InvalidArgumentError } from '../errors.js';
 
