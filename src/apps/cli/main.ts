@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { registerDemo } from '../demo/main.js';
+import { registerDevnet } from '../devnet/cli.js';
 import { registerDecode } from './decode.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   // Subcommand registrations (one line per feature module):
   registerDemo(program);
   registerDecode(program);
+  registerDevnet(program);
   return program;
 }
 

@@ -1,0 +1,2 @@
+/** The on-chain wallet runtime. */
+export * from './wallet.js';
