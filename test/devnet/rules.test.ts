@@ -132,7 +132,7 @@ describe('devnet inputs and double spends', () => {
     // Re-sending a confirmed transaction whose outputs are unspent: -27.
     expect(await rpc.error('sendrawtransaction', hex(a))).toEqual({
       code: -27,
-      message: 'Transaction already in block chain',
+      message: 'Transaction outputs already in utxo set',
     });
     const t = await rpc.call('testmempoolaccept', [hex(b)]);
     expect(t[0]).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });

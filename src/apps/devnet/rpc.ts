@@ -443,7 +443,7 @@ export class DevnetRpc {
     const c = this.chain;
     const probe = txToJson(tx, { hex: false }).txid as string;
     if (c.hasUnspentOutputs(probe))
-      throw new RpcError(RPC.VERIFY_ALREADY_IN_CHAIN, 'Transaction already in block chain');
+      throw new RpcError(RPC.VERIFY_ALREADY_IN_CHAIN, 'Transaction outputs already in utxo set');
     if (c.mempool.has(probe)) return probe;
     try {
       const r = c.acceptTx(tx, { testOnly: true });
