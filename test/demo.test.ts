@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { runDemo } from '../src/apps/demo/main.js';
+
+describe('farad demo (the main job)', () => {
+  it('runs every step on an embedded devnet and reports real outcomes', async () => {
+    const lines: string[] = [];
+    await runDemo((l) => lines.push(l));
+    const text = lines.join('\n');
+    expect(text).toMatch(/Alice after one block: {2}\{"confirmed":"1000000"/);
+    expect(text).toMatch(/Bob: +250,000 sat \(confirmed 250,000 sat\)/);
+    expect(text).toContain('tampered signature: transaction rejected: script-verify');
+    expect(text).toMatch(/correct signature: accepted as [0-9a-f]{64}/);
+    expect(text).toContain('(matches: true)');
+    expect(text).toContain('hop 3: forward 1000 msat (final hop)');
+    expect(lines.at(-1)).toBe('Demo complete.');
+  });
+});
