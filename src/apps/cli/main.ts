@@ -3,6 +3,8 @@
  * JSON on success, and on failure a one-line reason on stderr with a non-zero exit.
  */
 import { Command } from 'commander';
+import { loadNativeSecp256k1 } from '../../adapters/crypto/native-secp256k1.js';
+import { setSecp256k1Backend } from '../../protocol/crypto/secp256k1.js';
 import { registerDemo } from '../demo/main.js';
 import { registerDevnet } from '../devnet/cli.js';
 import { registerDecode } from './decode.js';
@@ -19,6 +21,23 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Installs the native libsecp256k1 backend behind the crypto port when its addon loads (it ships
+ * prebuilt for common platforms); otherwise the pure-JS noble backend stays. `FARAD_SECP=noble`
+ * forces noble. Returns the backend name.
+ */
+export function installFastestSecp256k1(): string {
+  if (process.env.FARAD_SECP !== 'noble') {
+    try {
+      return setSecp256k1Backend(loadNativeSecp256k1()) && 'native';
+    } catch {
+      // fall through: noble stays installed
+    }
+  }
+  return 'noble';
+}
+
 export async function main(argv: string[]): Promise<void> {
+  installFastestSecp256k1();
   await buildProgram().parseAsync(argv, { from: 'user' });
 }
