@@ -40,10 +40,12 @@ interface CaseRow {
 }
 const caseRows: CaseRow[] = [];
 const scenarioRows: BenchRow[] = [];
+const notes: string[] = [];
 
 for (const f of files) {
   const mod = await import(pathToFileURL(join(here, f)).href);
   const exported = mod.default as BenchCase[] | (() => Promise<BenchRow[]>);
+  if (Array.isArray(mod.notes)) notes.push(...(mod.notes as string[]));
   if (typeof exported === 'function') {
     setSecp256k1Backend(nobleBackend);
     for (const row of await exported()) {
@@ -86,6 +88,7 @@ const lines = [
   'Throughput cases run single-threaded in-process (warm-up 200 ms, then ~1.5 s per case), once with',
   'the pure-JS noble secp256k1 backend (the default; protocol/core stay browser-safe on it) and once',
   'with the native libsecp256k1 backend behind the same crypto port. Targets apply to noble.',
+  'The machine has 2 shared cores: expect run-to-run differences of up to ~30%.',
   '',
 ];
 for (const g of [...new Set(caseRows.map((r) => r.group))]) {
@@ -109,6 +112,7 @@ for (const g of [...new Set(scenarioRows.map((r) => r.group))]) {
   }
   lines.push('');
 }
+if (notes.length) lines.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
 if (only.length === 0) {
   writeFileSync(join(here, '..', 'docs', 'benchmarks.md'), lines.join('\n'));
   console.log('wrote docs/benchmarks.md');
