@@ -21,9 +21,8 @@ import {
   type WatchQuery,
 } from '../../node/ports/chain.js';
 import { fromHex, toHex } from '../../protocol/encoding/bytes.js';
-import { DecodeError } from '../../protocol/errors.js';
 import { decodeTx, type Transaction } from '../../protocol/tx/transaction.js';
-import { httpRequest, mapLimit, splitCredentials } from './http.js';
+import { httpRequest, mapLimit, parseFrom, splitCredentials } from './http.js';
 
 /** Options of {@link BitcoindBackend}. */
 export interface BitcoindOptions {
@@ -137,7 +136,7 @@ export class BitcoindBackend implements ChainBackend {
       }
       throw e;
     }
-    const block = parse(() => decodeBlock(fromHex(hex)));
+    const block = parseFrom('bitcoind', () => decodeBlock(fromHex(hex)));
     if (block.hash !== hash) throw new ChainSourceError('CHAIN_BAD_RESPONSE', 'block hash mismatch');
     return block;
   }
@@ -145,7 +144,7 @@ export class BitcoindBackend implements ChainBackend {
   async getTransaction(txid: string): Promise<Transaction | undefined> {
     try {
       const hex = await this.call<string>('getrawtransaction', [txid, false]);
-      return parse(() => decodeTx(fromHex(hex)));
+      return parseFrom('bitcoind', () => decodeTx(fromHex(hex)));
     } catch (e) {
       if (e instanceof RpcError && e.rpcCode === RPC_INVALID_ADDRESS_OR_KEY) return undefined;
       throw e;
@@ -217,17 +216,6 @@ export class BitcoindBackend implements ChainBackend {
 export function btcPerKvbToSatPerKw(btcPerKvb: number): bigint {
   const satPerKvb = BigInt(Math.round(btcPerKvb * 1e8));
   return (satPerKvb + 3n) / 4n;
-}
-
-function parse<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof DecodeError) {
-      throw new ChainSourceError('CHAIN_BAD_RESPONSE', 'undecodable data from bitcoind', { cause: e });
-    }
-    throw e;
-  }
 }
 
 /** A {@link ChainTracker} over bitcoind JSON-RPC. */

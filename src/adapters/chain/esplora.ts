@@ -21,10 +21,9 @@ import {
 } from '../../node/ports/chain.js';
 import { sha256 } from '../../protocol/crypto/hash.js';
 import { fromHex, toHex } from '../../protocol/encoding/bytes.js';
-import { DecodeError } from '../../protocol/errors.js';
 import { type Network, scriptToAddress } from '../../protocol/tx/address.js';
 import { decodeTx, type Transaction } from '../../protocol/tx/transaction.js';
-import { type HttpResponse, httpRequest, mapLimit, splitCredentials } from './http.js';
+import { type HttpResponse, httpRequest, mapLimit, parseFrom, splitCredentials } from './http.js';
 
 /** Options of {@link EsploraBackend}. */
 export interface EsploraOptions {
@@ -118,7 +117,7 @@ export class EsploraBackend implements ChainBackend {
   async getBlock(hash: string): Promise<BackendBlock> {
     const res = await this.#getOk(`/block/${hash}/raw`);
     if (!res) throw new ChainSourceError('CHAIN_NOT_FOUND', 'block not found', { details: hash });
-    const block = parse(() => decodeBlock(res.body));
+    const block = parseFrom('esplora', () => decodeBlock(res.body));
     if (block.hash !== hash) throw new ChainSourceError('CHAIN_BAD_RESPONSE', 'block hash mismatch');
     return block;
   }
@@ -128,7 +127,7 @@ export class EsploraBackend implements ChainBackend {
     if (cached) return cached;
     const hex = await this.#getText(`/tx/${txid}/hex`);
     if (hex === undefined) return undefined;
-    return parse(() => decodeTx(fromHex(hex)));
+    return parseFrom('esplora', () => decodeTx(fromHex(hex)));
   }
 
   async mempoolTransactions(query: WatchQuery): Promise<Transaction[]> {
@@ -210,17 +209,6 @@ export class EsploraBackend implements ChainBackend {
 /** Esplora's sat/vB (float) to sat/kw, rounded up. */
 export function satPerVbToSatPerKw(satPerVb: number): bigint {
   return BigInt(Math.ceil(Math.round(satPerVb * 1e6) / 4000));
-}
-
-function parse<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof DecodeError) {
-      throw new ChainSourceError('CHAIN_BAD_RESPONSE', 'undecodable data from esplora', { cause: e });
-    }
-    throw e;
-  }
 }
 
 /** A {@link ChainTracker} over Esplora. */

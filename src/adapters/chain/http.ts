@@ -3,6 +3,7 @@
  * (AbortSignal.timeout) and transport failures mapped to {@link ChainSourceError}.
  */
 import { ChainSourceError } from '../../node/ports/chain.js';
+import { DecodeError } from '../../protocol/errors.js';
 
 /** A finished HTTP exchange. */
 export interface HttpResponse {
@@ -80,4 +81,16 @@ export async function mapLimit<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** Runs a decoder on data from `source`; a DecodeError becomes ChainSourceError `CHAIN_BAD_RESPONSE`. */
+export function parseFrom<T>(source: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new ChainSourceError('CHAIN_BAD_RESPONSE', `undecodable data from ${source}`, { cause: e });
+    }
+    throw e;
+  }
 }
