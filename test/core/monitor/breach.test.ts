@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { LocalCommitmentUpdate } from '../../../src/core/channel/index.js';
+import { signedHtlcTx } from '../../../src/core/monitor/index.js';
+import { equal } from '../../../src/protocol/encoding/bytes.js';
+import { txidHex } from '../../../src/protocol/tx/transaction.js';
+import { payment, useFastCrypto } from '../channel/harness.js';
+import { Harness } from './chain-harness.js';
+
+useFastCrypto();
+
+function lastLocal(h: Harness): LocalCommitmentUpdate {
+  const u = h.pair.bob.log
+    .filter((e) => e.type === 'MonitorUpdate' && e.update.type === 'LocalCommitment')
+    .at(-1);
+  if (u?.type !== 'MonitorUpdate' || u.update.type !== 'LocalCommitment')
+    throw new Error('no local commitment');
+  return u.update;
+}
+
+describe('monitor: revoked commitment on chain', () => {
+  for (const channelType of ['static_remotekey', 'anchors_zero_fee_htlc_tx'] as const) {
+    it(`the victim takes every output, a second-stage HTLC output included (${channelType})`, () => {
+      const h = new Harness(channelType);
+      const base = h.height;
+      const x1 = h.addHtlc(h.pair.alice, 21, 30_000_000n, base + 50);
+      h.addHtlc(h.pair.bob, 22, 18_000_000n, base + 50);
+      h.addHtlc(h.pair.alice, 23, 10_000_000n, base + 60);
+      // Bob keeps this (fully signed) commitment, with its HTLC transactions...
+      const old = lastLocal(h);
+      expect(old.htlcTxs.length).toBe(3);
+      // ...then the channel moves on: x1 is fulfilled, another HTLC is added.
+      h.pair.input(h.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });
+      h.pair.settle();
+      h.addHtlc(h.pair.alice, 24, 5_000_000n, base + 70);
+      h.sync();
+      expect(h.alice.state.revoked.some((r) => r.commitmentNumber === old.commitmentNumber)).toBe(true);
+
+      // The cheater publishes the revoked commitment...
+      h.mine(1, [old.commitTx]);
+      expect(h.alice.of('FundingSpent')).toMatchObject([{ kind: 'revoked' }]);
+      expect(h.alice.of('Broadcast').filter((e) => e.kind === 'justice')).toHaveLength(1);
+      // ...and gets its HTLC-success for x1 confirmed before the justice transaction.
+      const success = old.htlcTxs.find((t) => equal(t.paymentHash, payment(21).hash))!;
+      const bobHtlcBase = h.pair.bob.commitments.params.local.htlcBasepoint;
+      const second = signedHtlcTx(
+        success,
+        h.pair.bob.keys,
+        bobHtlcBase,
+        old.perCommitmentPoint,
+        payment(21).preimage,
+      );
+      h.mine(1, [second]);
+      expect(h.chain.getConfirmedTx(txidHex(second))).toBeDefined();
+      h.mineUntil(() => h.alice.state.resolved, 30);
+      expect(h.unexpectedRejections()).toEqual([]);
+
+      // Every output but the anchors went to Alice: the second-stage output with the revocation key.
+      const justice = [...h.alice.paid]
+        .map((id) => h.chain.getConfirmedTx(id))
+        .filter((c) => c !== undefined);
+      expect(justice.length).toBeGreaterThanOrEqual(2);
+      const spentBySecond = justice.some((c) =>
+        c!.tx.inputs.some((i) => txidHex({ ...second }) === Buffer.from(i.txid).toString('hex')),
+      );
+      expect(spentBySecond).toBe(true);
+      let total = 0n;
+      for (const o of old.commitTx.outputs) if (o.value !== 330n) total += o.value;
+      const secondFee = success.htlcTx.inputAmountSat - second.outputs[0]!.value;
+      expect(h.alice.balance() - h.walletStart).toBe(total - secondFee - h.alice.feesPaid());
+      // The cheater gets nothing.
+      expect(h.bob.balance() - h.walletStart).toBe(0n);
+      expect(h.bob.of('FundingSpent')).toMatchObject([{ kind: 'remote-unknown' }]);
+      expect(h.bob.of('Broadcast')).toHaveLength(0);
+      // HTLCs still pending in the channel are reported timed out (their value was taken).
+      const outcomes = h.alice
+        .of('HtlcResolvedOnChain')
+        .map((e) => `${e.direction}:${e.outcome.kind}`)
+        .sort();
+      expect(outcomes).toEqual(['offered:timedOut', 'offered:timedOut', 'received:timedOut']);
+    });
+  }
+});
