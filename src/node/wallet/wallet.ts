@@ -138,6 +138,8 @@ export class OnchainWallet {
   /** Highest watched index per keychain. */
   readonly #watched: [number, number] = [-1, -1];
   #reserved = new Set<string>();
+  /** Coins spent by built-but-unbroadcast transactions ({@link buildTx}). */
+  readonly #locked = new Set<string>();
   readonly #unsubscribe: () => void;
 
   constructor(opts: WalletOptions) {
@@ -238,6 +240,48 @@ export class OnchainWallet {
     const byId = new Map(coins.map((u) => [`${u.txid}:${u.vout}`, u]));
     const inputs = sel.coins.map((c) => byId.get(c.id)!);
     return this.#signAndBroadcast(inputs, outputs, sel.change > 0n ? 1 : undefined);
+  }
+
+  /**
+   * Builds and signs, but does NOT broadcast, a transaction paying `amount` sats to
+   * `scriptPubKey` (e.g. a channel funding P2WSH output, at index 0) with change back to the
+   * wallet. The coins it spends are locked (skipped by later sends and builds) until the
+   * transaction is broadcast through the chain source or {@link unlockCoins} is called, so a
+   * funding transaction waiting for the peer's signature cannot be double-spent by the wallet.
+   */
+  async buildTx(req: {
+    scriptPubKey: Uint8Array;
+    amount: bigint;
+    feeRate?: bigint;
+    target?: number;
+    allowReserve?: boolean;
+  }): Promise<WalletTxResult & { outputIndex: number }> {
+    const script = req.scriptPubKey;
+    const dust = dustLimit(script);
+    if (req.amount < dust) throw new DustOutputError(req.amount, dust);
+    const feeRate = await this.#feeRate(req.feeRate, req.target);
+    const coins = this.#spendable(req.allowReserve ?? false);
+    const change = this.#changeKey();
+    const sel = selectCoins({
+      coins: coins.map(toCoin),
+      target: req.amount,
+      baseWeight: txBaseWeight(Math.max(1, coins.length), [script.length]),
+      feeRate,
+      changeWeight: outputWeight(change.script.length),
+      changeDustLimit: dustLimit(change.script),
+    });
+    const outputs: TxOut[] = [{ value: req.amount, scriptPubKey: script }];
+    if (sel.change > 0n) outputs.push({ value: sel.change, scriptPubKey: change.script });
+    const byId = new Map(coins.map((u) => [`${u.txid}:${u.vout}`, u]));
+    const inputs = sel.coins.map((c) => byId.get(c.id)!);
+    const res = this.#sign(inputs, outputs, sel.change > 0n ? 1 : undefined);
+    for (const u of inputs) this.#locked.add(`${u.txid}:${u.vout}`);
+    return { ...res, outputIndex: 0 };
+  }
+
+  /** Releases the coins a {@link buildTx} transaction locked (it will not be broadcast). */
+  unlockCoins(tx: Transaction): void {
+    for (const inp of tx.inputs) this.#locked.delete(`${toHex(inp.txid)}:${inp.vout}`);
   }
 
   /**
@@ -458,7 +502,9 @@ export class OnchainWallet {
   }
 
   #spendable(allowReserve: boolean): WalletUtxo[] {
-    return this.utxos().filter((u) => u.trusted && (allowReserve || !u.reserved));
+    return this.utxos().filter(
+      (u) => u.trusted && (allowReserve || !u.reserved) && !this.#locked.has(`${u.txid}:${u.vout}`),
+    );
   }
 
   /** Unconfirmed tracked txs descending from `txid`. */
@@ -516,6 +562,12 @@ export class OnchainWallet {
     outputs: TxOut[],
     changeVout: number | undefined,
   ): Promise<WalletTxResult> {
+    const res = this.#sign(inputs, outputs, changeVout);
+    await this.chain.broadcast(res.tx);
+    return res;
+  }
+
+  #sign(inputs: WalletUtxo[], outputs: TxOut[], changeVout: number | undefined): WalletTxResult {
     const spend: SpendInput[] = inputs.map((u) => ({
       txid: u.txid,
       vout: u.vout,
@@ -526,7 +578,6 @@ export class OnchainWallet {
       { inputs: spend, outputs, locktime: this.chain.tip()?.height ?? 0 },
       (i) => this.#account.privateKey(inputs[i]!.keychain, inputs[i]!.index),
     );
-    await this.chain.broadcast(signed.tx);
     return {
       txid: signed.txid,
       tx: signed.tx,
