@@ -463,6 +463,14 @@ export class ChannelManager implements ChannelMessageHandler {
       .sort((a, b) => (a.localMsat > b.localMsat ? -1 : a.localMsat < b.localMsat ? 1 : 0));
   }
 
+  /**
+   * The key index of a channel (its {@link ChannelKeys} are `keys.channelKeys(index)`), for the
+   * BOLT 5 monitor; undefined for an unknown channel.
+   */
+  channelKeyIndex(channelId: string): number | undefined {
+    return this.#chans.get(channelId.toLowerCase())?.keyIndex;
+  }
+
   /** Every stored monitor update of a channel, in order (for the BOLT 5 monitor). */
   async monitorUpdates(channelId: string): Promise<StoredMonitorUpdate[]> {
     return loadMonitorUpdates(this.store, channelId);

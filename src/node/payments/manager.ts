@@ -100,6 +100,8 @@ export interface PaymentRecord {
   createdAt: number;
   settledAt?: number;
   failureReason?: string;
+  /** Incoming: how the HTLC ended on chain after a force close (set by the chain monitor). */
+  resolvedOnChain?: 'claimed' | 'timedOut';
   /** Outgoing: onion session key (hex), to decrypt a returned error. */
   sessionKey?: string;
 }
@@ -363,6 +365,9 @@ export class PaymentManager {
         if (cur && cur.status === 'pending') {
           cur.channelId = ch.channelId;
           if (id !== undefined) cur.htlcId = id;
+          // Durable before the HTLC is committed: a restart (or the chain monitor) must find
+          // the payment by its channel and HTLC id.
+          await this.#putOut(cur);
         }
         await this.#cm.command(ch.channelId, { type: 'CmdSign' });
         return done;
@@ -372,6 +377,49 @@ export class PaymentManager {
     }
     await this.#settleOut(hash, { reason: lastError });
     return done;
+  }
+
+  /**
+   * BOLT 5: an HTLC of `channelId` was resolved on chain (called by the chain monitor, see
+   * src/node/monitor). An outgoing payment (`offered`) is settled with the preimage the chain
+   * revealed, or failed once its timeout is final; an incoming one (`received`) is marked as
+   * claimed on chain (`resolvedOnChain`), or failed when it timed out before we could claim it.
+   * Idempotent.
+   */
+  async htlcResolvedOnChain(
+    channelId: string,
+    r: {
+      direction: 'offered' | 'received';
+      htlcId: bigint;
+      paymentHash: Uint8Array;
+      preimage: Uint8Array | undefined;
+    },
+  ): Promise<void> {
+    const cid = channelId.toLowerCase();
+    const hash = toHex(r.paymentHash);
+    const matches = (p: PaymentRecord) =>
+      (p.channelId === undefined || p.channelId === cid) && (p.htlcId === undefined || p.htlcId === r.htlcId);
+    if (r.direction === 'offered') {
+      const rec = this.#out.get(hash);
+      if (rec?.status !== 'pending' || !matches(rec)) return;
+      if (r.preimage && equal(sha256(r.preimage), r.paymentHash))
+        await this.#settleOut(hash, { preimage: r.preimage });
+      else await this.#settleOut(hash, { reason: 'HTLC timed out on chain' });
+      return;
+    }
+    const rec = this.#in.get(hash);
+    if (!rec || !matches(rec) || rec.resolvedOnChain !== undefined) return;
+    const next: PaymentRecord =
+      r.preimage !== undefined
+        ? { ...rec, resolvedOnChain: 'claimed' }
+        : {
+            ...rec,
+            resolvedOnChain: 'timedOut',
+            status: 'failed',
+            failureReason: 'HTLC timed out on chain before it was claimed',
+          };
+    this.#in.set(hash, next);
+    await this.#cm.store.write(PAYMENT_NS.incoming, hash, encodeRecord(next));
   }
 
   /** One payment by hash (outgoing first). */

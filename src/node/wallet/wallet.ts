@@ -32,10 +32,20 @@ import {
   txBaseWeight,
 } from '../../core/wallet/fees.js';
 import { Bip84Account, type DerivedKey, type Keychain } from '../../core/wallet/keys.js';
-import { toHex } from '../../protocol/encoding/bytes.js';
+import { secp } from '../../protocol/crypto/secp256k1.js';
+import { fromHex, toHex } from '../../protocol/encoding/bytes.js';
 import { DecodeError } from '../../protocol/errors.js';
 import { addressToScript, type Network } from '../../protocol/tx/address.js';
-import { type Transaction, type TxOut, weight as txWeight } from '../../protocol/tx/transaction.js';
+import { p2wpkhScriptCode } from '../../protocol/tx/script.js';
+import { derWithHashType } from '../../protocol/tx/signature.js';
+import {
+  SIGHASH_ALL,
+  sighashSegwitV0,
+  type Transaction,
+  type TxOut,
+  txidHex,
+  weight as txWeight,
+} from '../../protocol/tx/transaction.js';
 import type { ChainEvent, ChainSource, WatchedTx } from '../ports/chain.js';
 
 /** Options of an {@link OnchainWallet}. */
@@ -380,6 +390,97 @@ export class OnchainWallet {
     const packageFee = parentFee + res.fee;
     const packageVsize = parentVsize + res.vsize;
     return { ...res, packageFee, packageVsize, packageFeeRate: feeRateOf(packageFee, 4 * packageVsize) };
+  }
+
+  /**
+   * Funds (and signs its own part of) a transaction that spends foreign inputs the wallet cannot
+   * sign — a commitment's anchor (CPFP child) or a zero-fee HTLC transaction's input (BOLT 3
+   * option_anchors). `tx` gives the version, locktime, the foreign inputs (kept first, in order)
+   * and the outputs to keep (first, in order); the wallet appends its inputs (sequence
+   * 0xfffffffd) and a change output so that the result pays `feeRate` (sat/kw) on its final
+   * weight plus `extraFee` (e.g. a CPFP parent's deficit). `foreignInputs[i]` gives the amount
+   * and the signed weight (non-witness * 4 + witness) of `tx.inputs[i]`. The wallet inputs are
+   * signed (SIGHASH_ALL); the caller MUST sign the foreign inputs without changing anything else
+   * (their witnesses are not covered by the wallet's signatures) and broadcast the result. A
+   * change output is always created when the template has no output. The coins are not locked:
+   * broadcast at once. Throws {@link InsufficientFundsError} when the wallet cannot pay.
+   */
+  async fundForeignTx(req: {
+    tx: Transaction;
+    foreignInputs: readonly { amountSat: bigint; weight: number }[];
+    feeRate: bigint;
+    extraFee?: bigint;
+    allowReserve?: boolean;
+  }): Promise<WalletTxResult & { walletInputs: number }> {
+    const t = req.tx;
+    if (req.foreignInputs.length !== t.inputs.length)
+      throw new WalletError('WALLET_BAD_OPTION', 'one foreignInputs entry per template input');
+    if (req.feeRate < MIN_FEERATE_SAT_PER_KW) throw new FeeTooLowError(req.feeRate, MIN_FEERATE_SAT_PER_KW);
+    const coins = this.#spendable(req.allowReserve ?? false);
+    const change = this.#changeKey();
+    const required = req.foreignInputs.map((f, i) => ({
+      id: `foreign:${i}`,
+      value: f.amountSat,
+      inputWeight: f.weight,
+    }));
+    const sel = selectCoins({
+      coins: coins.map(toCoin),
+      required,
+      target: sumOutputs(t.outputs),
+      ...(req.extraFee !== undefined && req.extraFee > 0n ? { extraFee: req.extraFee } : {}),
+      baseWeight: txBaseWeight(
+        t.inputs.length + Math.max(1, coins.length),
+        t.outputs.map((o) => o.scriptPubKey.length),
+      ),
+      feeRate: req.feeRate,
+      changeWeight: outputWeight(change.script.length),
+      changeDustLimit: dustLimit(change.script),
+      requireChange: t.outputs.length === 0,
+    });
+    const byId = new Map(coins.map((u) => [`${u.txid}:${u.vout}`, u]));
+    const mine = sel.coins.filter((c) => !c.id.startsWith('foreign:')).map((c) => byId.get(c.id)!);
+    const tx: Transaction = {
+      version: t.version,
+      locktime: t.locktime,
+      inputs: [
+        ...t.inputs.map((i) => ({ ...i, witness: [...i.witness] })),
+        ...mine.map((u) => ({
+          txid: fromHex(u.txid),
+          vout: u.vout,
+          scriptSig: new Uint8Array(0),
+          sequence: 0xfffffffd,
+          witness: [] as Uint8Array[],
+        })),
+      ],
+      outputs: [...t.outputs.map((o) => ({ ...o }))],
+    };
+    let changeVout: number | undefined;
+    if (sel.change > 0n) {
+      changeVout = tx.outputs.length;
+      tx.outputs.push({ value: sel.change, scriptPubKey: change.script });
+    }
+    const base = t.inputs.length;
+    mine.forEach((u, k) => {
+      const priv = this.#account.privateKey(u.keychain, u.index);
+      const pub = secp().publicKey(priv);
+      const digest = sighashSegwitV0(tx, base + k, p2wpkhScriptCode(pub), u.value, SIGHASH_ALL);
+      tx.inputs[base + k]!.witness = [derWithHashType(secp().sign(digest, priv), SIGHASH_ALL), pub];
+    });
+    let inSum = sumValues(mine);
+    for (const f of req.foreignInputs) inSum += f.amountSat;
+    const fee = inSum - sumOutputs(tx.outputs);
+    const w = txWeight(tx);
+    return {
+      txid: txidHex(tx),
+      tx,
+      fee,
+      weight: w,
+      vsize: Math.ceil(w / 4),
+      feeRate: feeRateOf(fee, w),
+      changeVout,
+      psbt: new Uint8Array(0),
+      walletInputs: mine.length,
+    };
   }
 
   /** Fee of any transaction whose prevouts the chain source can find (inputs - outputs). */
