@@ -5,9 +5,11 @@
 import { Command } from 'commander';
 import { loadNativeSecp256k1 } from '../../adapters/crypto/native-secp256k1.js';
 import { setSecp256k1Backend } from '../../protocol/crypto/secp256k1.js';
+import { registerNode } from '../daemon/command.js';
 import { registerDemo } from '../demo/main.js';
 import { registerDevnet } from '../devnet/cli.js';
 import { registerDecode } from './decode.js';
+import { registerNodeCommands } from './node-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('farad')
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerDecode(program);
   registerDevnet(program);
+  registerNode(program);
+  registerNodeCommands(program);
   return program;
 }
 
