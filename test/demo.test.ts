@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runDemo } from '../src/apps/demo/main.js';
 
 describe('farad demo (the main job)', () => {
-  it('runs every step on an embedded devnet and reports real outcomes', async () => {
+  it('runs every step on an embedded devnet and reports real outcomes', { timeout: 180_000 }, async () => {
     const lines: string[] = [];
     await runDemo((l) => lines.push(l));
     const text = lines.join('\n');
@@ -12,6 +12,9 @@ describe('farad demo (the main job)', () => {
     expect(text).toMatch(/correct signature: accepted as [0-9a-f]{64}/);
     expect(text).toContain('(matches: true)');
     expect(text).toContain('hop 3: forward 1000 msat (final hop)');
+    expect(text).toMatch(/channel: Alice 780,000 sat, Bob 220,000 sat \(Bob's view agrees: true\)/);
+    expect(text).toMatch(/Bob's wallet \+220,000 sat \(his channel balance 220,000 sat\)/);
+    expect(text).toMatch(/broadcasts justice tx [0-9a-f]{64}/);
     expect(lines.at(-1)).toBe('Demo complete.');
   });
 });

@@ -24,6 +24,7 @@ import { derWithHashType } from '../../protocol/tx/signature.js';
 import { encodeTx, SIGHASH_ALL, sighashSegwitV0, type Transaction } from '../../protocol/tx/transaction.js';
 import { decodeMessage, encodeMessage, type Message } from '../../protocol/wire/index.js';
 import { type Devnet, startDevnet } from '../devnet/index.js';
+import { channelStory } from './channels.js';
 
 type Say = (line: string) => void;
 const sats = (v: bigint) => `${v.toLocaleString('en-US')} sat`;
@@ -223,6 +224,9 @@ export async function runDemo(say: Say = (l) => console.log(l)): Promise<void> {
     }
     alice.close();
     bob.close();
+    say('');
+    say('The channel story: two Farad nodes, a channel, payments, a cooperative close and a cheater');
+    await channelStory(devnet, say);
   } finally {
     await devnet.stop();
   }
