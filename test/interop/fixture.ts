@@ -22,6 +22,7 @@ import { scriptToAddress } from '../../src/protocol/tx/address.js';
 import type { UpdateAddHtlc } from '../../src/protocol/wire/messages.js';
 import { useFastCrypto } from '../core/channel/harness.js';
 import { type NodeOpts, startNode, stopNode, sync, type TestNode, waitFor } from '../node/helpers.js';
+import { type HNode, type HNodeOpts, startHNode, stopHNode } from '../node/multihop-helpers.js';
 import { LdkNode } from './ldk.js';
 import type { LdkEvent } from './ldk-protocol.js';
 
@@ -103,6 +104,8 @@ export class Interop {
   readonly d: Devnet;
   readonly faradNodes: TestNode[] = [];
   readonly ldkNodes: LdkNode[] = [];
+  /** The Farad nodes started with {@link routingNode} (stopped with their forwarding manager). */
+  readonly routing = new Set<TestNode>();
 
   private constructor(d: Devnet, dir: string) {
     this.d = d;
@@ -142,6 +145,22 @@ export class Interop {
   ): Promise<MonitoredNode> {
     const n = await startMonitoredNode(this.d, name, join(this.dir, `${name}.db`), seedByte, channelConfig);
     this.faradNodes.push(n);
+    if (fundSats > 0n) {
+      this.d.fund(n.wallet.newAddress(), fundSats);
+      this.d.mine(1);
+      await this.syncAll();
+    }
+    return n;
+  }
+
+  /**
+   * Starts a routing Farad node (test/node/multihop-helpers.ts: payments over a network graph
+   * plus a ForwardingManager) and funds its wallet with `fundSats`.
+   */
+  async routingNode(name: string, o: Omit<HNodeOpts, 'dbPath'>, fundSats = 0n): Promise<HNode> {
+    const n = await startHNode(this.d, name, { dbPath: join(this.dir, `${name}.db`), ...o });
+    this.faradNodes.push(n);
+    this.routing.add(n);
     if (fundSats > 0n) {
       this.d.fund(n.wallet.newAddress(), fundSats);
       this.d.mine(1);
@@ -207,6 +226,10 @@ export class Interop {
   async stop(): Promise<void> {
     for (const l of this.ldkNodes) await l.stop().catch(() => undefined);
     for (const n of this.faradNodes) {
+      if (this.routing.has(n)) {
+        await stopHNode(n as HNode).catch(() => undefined);
+        continue;
+      }
       await stopNode(n).catch(() => undefined);
       if ('mon' in n) await (n as MonitoredNode).mon.stop().catch(() => undefined);
     }

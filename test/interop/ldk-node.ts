@@ -368,10 +368,43 @@ function handleEvent(e: ldk.Event): void {
       reason: String(e.reason instanceof ldk.Option_PaymentFailureReasonZ_Some ? e.reason.some : 'none'),
     });
   } else if (e instanceof ldk.Event_PaymentPathFailed) {
+    const scid = e.short_channel_id;
+    const f = e.failure;
+    let networkUpdate: Extract<LdkEventBody, { type: 'PaymentPathFailed' }>['networkUpdate'];
+    if (f instanceof ldk.PathFailure_OnPath && f.network_update instanceof ldk.Option_NetworkUpdateZ_Some) {
+      const u = f.network_update.some;
+      if (u instanceof ldk.NetworkUpdate_ChannelFailure)
+        networkUpdate = {
+          kind: 'channel',
+          shortChannelId: u64(u.short_channel_id),
+          permanent: Boolean(u.is_permanent),
+        };
+      else if (u instanceof ldk.NetworkUpdate_NodeFailure)
+        networkUpdate = { kind: 'node', nodeId: hex(u.node_id), permanent: Boolean(u.is_permanent) };
+    }
     rec({
       type: 'PaymentPathFailed',
       paymentHash: hex(e.payment_hash),
       permanent: Boolean(e.payment_failed_permanently),
+      ...(scid instanceof ldk.Option_u64Z_Some ? { shortChannelId: u64(scid.some) } : {}),
+      ...(networkUpdate ? { networkUpdate } : {}),
+      ...(f instanceof ldk.PathFailure_InitialSend ? { initialSend: true } : {}),
+    });
+  } else if (e instanceof ldk.Event_PaymentForwarded) {
+    const fee = e.total_fee_earned_msat;
+    const out = e.outbound_amount_forwarded_msat;
+    rec({
+      type: 'PaymentForwarded',
+      prevChannelId: e.prev_channel_id ? chanIdHex(e.prev_channel_id) : '',
+      nextChannelId: e.next_channel_id ? chanIdHex(e.next_channel_id) : '',
+      feeMsat: fee instanceof ldk.Option_u64Z_Some ? fee.some : undefined,
+      outboundMsat: out instanceof ldk.Option_u64Z_Some ? out.some : undefined,
+    });
+  } else if (e instanceof ldk.Event_HTLCHandlingFailed) {
+    rec({
+      type: 'HTLCHandlingFailed',
+      prevChannelId: chanIdHex(e.prev_channel_id),
+      destination: e.failed_next_destination.constructor.name.replace(/^HTLCDestination_/, ''),
     });
   } else if (e instanceof ldk.Event_ChannelPending) {
     rec({
@@ -584,6 +617,8 @@ function userConfig(anchors: boolean): ldk.UserConfig {
   const cc = ldk.ChannelConfig.constructor_default();
   cc.set_max_dust_htlc_exposure(ldk.MaxDustHTLCExposure.constructor_fixed_limit_msat(100_000_000n));
   cfg.set_channel_config(cc);
+  // Our channels are unannounced: let LDK forward over them (multihop.test.ts routes through them).
+  cfg.set_accept_forwards_to_priv_channels(true);
   cfg.set_manually_accept_inbound_channels(true);
   cfg.set_accept_inbound_channels(true);
   return cfg;
@@ -822,6 +857,7 @@ function channels(): LdkChannel[] {
     const fr = c.get_feerate_sat_per_1000_weight();
     const conf = c.get_confirmations();
     const t = c.get_channel_type();
+    const fwd = c.get_counterparty().get_forwarding_info();
     return {
       channelId: chanIdHex(c.get_channel_id()),
       peer: hex(c.get_counterparty().get_node_id()),
@@ -842,6 +878,16 @@ function channels(): LdkChannel[] {
       zeroConf: t ? Boolean(t.requires_zero_conf()) : false,
       pendingInboundHtlcs: c.get_pending_inbound_htlcs().length,
       pendingOutboundHtlcs: c.get_pending_outbound_htlcs().length,
+      forwardingFeeBaseMsat: c.get_config()?.get_forwarding_fee_base_msat() ?? -1,
+      forwardingFeeProportionalMillionths: c.get_config()?.get_forwarding_fee_proportional_millionths() ?? -1,
+      cltvExpiryDelta: c.get_config()?.get_cltv_expiry_delta() ?? -1,
+      counterpartyForwarding: fwd
+        ? {
+            feeBaseMsat: fwd.get_fee_base_msat(),
+            feeProportionalMillionths: fwd.get_fee_proportional_millionths(),
+            cltvExpiryDelta: fwd.get_cltv_expiry_delta(),
+          }
+        : undefined,
     };
   });
 }
@@ -969,7 +1015,36 @@ async function run(cmd: LdkCommand): Promise<unknown> {
       if (!(p instanceof ldk.Result_C3Tuple_ThirtyTwoBytesRecipientOnionFieldsRouteParametersZNoneZ_OK))
         throw new Error('payment_parameters_from_invoice failed');
       const hash = p.res.get_a();
-      const r = cm.send_payment(hash, p.res.get_b(), hash, p.res.get_c(), ldk.Retry.constructor_attempts(0));
+      const routeParams = p.res.get_c();
+      if (cmd.hints?.length) {
+        const pp = routeParams.get_payment_params();
+        const payee = pp.get_payee();
+        if (!(payee instanceof ldk.Payee_Clear)) throw new Error('not a BOLT 11 payee');
+        const extra = cmd.hints.map((h) =>
+          ldk.RouteHint.constructor_new(
+            h.map((x) =>
+              ldk.RouteHintHop.constructor_new(
+                fromHex(x.nodeId),
+                x.shortChannelId,
+                ldk.RoutingFees.constructor_new(x.feeBaseMsat, x.feeProportionalMillionths),
+                x.cltvExpiryDelta,
+                ldk.Option_u64Z.constructor_none(),
+                ldk.Option_u64Z.constructor_none(),
+              ),
+            ),
+          ),
+        );
+        pp.set_payee(
+          ldk.Payee.constructor_clear(
+            payee.node_id,
+            [...payee.route_hints, ...extra],
+            payee.features,
+            payee.final_cltv_expiry_delta,
+          ),
+        );
+        routeParams.set_payment_params(pp);
+      }
+      const r = cm.send_payment(hash, p.res.get_b(), hash, routeParams, ldk.Retry.constructor_attempts(0));
       if (!(r instanceof ldk.Result_NoneRetryableSendFailureZ_OK))
         throw new Error(`send_payment failed: ${(r as { err?: unknown }).err}`);
       pump();

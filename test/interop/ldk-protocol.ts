@@ -31,7 +31,11 @@ export type LdkCommand =
   | { cmd: 'balances' }
   | { cmd: 'wallet' }
   | { cmd: 'createInvoice'; amountMsat?: bigint; description?: string; expiry?: number }
-  | { cmd: 'pay'; bolt11: string; amountMsat?: bigint }
+  /**
+   * Pays an invoice with LDK's router (its usable channels as first hops); `hints` are extra
+   * BOLT 11 route hints (private channels LDK does not know of), added to the invoice's own.
+   */
+  | { cmd: 'pay'; bolt11: string; amountMsat?: bigint; hints?: LdkRouteHintHop[][] }
   | { cmd: 'close'; channelId: string; force: boolean }
   /** Sets the estimate of one `ConfirmationTarget` (enum key name), or the default of all others. */
   | { cmd: 'setFeerate'; satPerKw: number; target?: LdkConfirmationTarget }
@@ -49,6 +53,15 @@ export type LdkReply =
   | { type: 'fatal'; error: string }
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: string };
+
+/** One hop of a BOLT 11 route hint (the channel from `nodeId` towards the next hop). */
+export interface LdkRouteHintHop {
+  nodeId: string;
+  shortChannelId: bigint;
+  feeBaseMsat: number;
+  feeProportionalMillionths: number;
+  cltvExpiryDelta: number;
+}
 
 /** A channel as LDK's `list_channels` reports it. */
 export interface LdkChannel {
@@ -71,6 +84,14 @@ export interface LdkChannel {
   zeroConf: boolean;
   pendingInboundHtlcs: number;
   pendingOutboundHtlcs: number;
+  /** LDK's forwarding policy on this channel (its `ChannelConfig`: what its `channel_update` says). */
+  forwardingFeeBaseMsat: number;
+  forwardingFeeProportionalMillionths: number;
+  cltvExpiryDelta: number;
+  /** The peer's policy from its `channel_update` (undefined until one arrived). */
+  counterpartyForwarding:
+    | { feeBaseMsat: number; feeProportionalMillionths: number; cltvExpiryDelta: number }
+    | undefined;
 }
 
 /** One of LDK's `Balance`s of a channel monitor. */
@@ -100,7 +121,27 @@ export type LdkEventBody =
   | { type: 'PaymentClaimed'; paymentHash: string; amountMsat: bigint }
   | { type: 'PaymentSent'; paymentHash: string; preimage: string; feeMsat: bigint }
   | { type: 'PaymentFailed'; paymentId: string; paymentHash: string; reason: string }
-  | { type: 'PaymentPathFailed'; paymentHash: string; permanent: boolean }
+  | {
+      type: 'PaymentPathFailed';
+      paymentHash: string;
+      permanent: boolean;
+      /** The channel LDK blames (to avoid on a retry), if any. */
+      shortChannelId?: bigint;
+      /** `PathFailure::OnPath`'s network update: a channel or a node failure, if any. */
+      networkUpdate?:
+        | { kind: 'channel'; shortChannelId: bigint; permanent: boolean }
+        | { kind: 'node'; nodeId: string; permanent: boolean };
+      /** `PathFailure::InitialSend` (nothing left this node). */
+      initialSend?: boolean;
+    }
+  | {
+      type: 'PaymentForwarded';
+      prevChannelId: string;
+      nextChannelId: string;
+      feeMsat: bigint | undefined;
+      outboundMsat: bigint | undefined;
+    }
+  | { type: 'HTLCHandlingFailed'; prevChannelId: string; destination: string }
   | {
       type: 'ChannelPending';
       channelId: string;

@@ -16,6 +16,7 @@ import type {
   LdkEvent,
   LdkInit,
   LdkReply,
+  LdkRouteHintHop,
 } from './ldk-protocol.js';
 
 const CHILD = fileURLToPath(new URL('./ldk-node.ts', import.meta.url));
@@ -163,11 +164,12 @@ export class LdkNode {
     }) as Promise<string>;
   }
   /** Starts paying an invoice; resolves with the payment hash (watch the events for the outcome). */
-  pay(bolt11: string, amountMsat?: bigint): Promise<string> {
+  pay(bolt11: string, amountMsat?: bigint, hints?: LdkRouteHintHop[][]): Promise<string> {
     return this.call({
       cmd: 'pay',
       bolt11,
       ...(amountMsat !== undefined ? { amountMsat } : {}),
+      ...(hints ? { hints } : {}),
     }) as Promise<string>;
   }
   async close(channelId: string, force = false): Promise<void> {

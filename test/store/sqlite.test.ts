@@ -13,7 +13,40 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 storeConformance({ name: 'sqlite', persistent: true, open: (id) => new SqliteStore(join(dir, `${id}.db`)) });
+storeConformance({
+  name: 'sqlite-group-commit',
+  persistent: true,
+  open: (id) => new SqliteStore(join(dir, `${id}.db`), { groupCommit: true }),
+});
 storeConformance({ name: 'memory', persistent: false, open: () => new MemoryStore() });
+
+describe('SQLite group commit', () => {
+  it('commits the batches of one event-loop turn in one transaction, each resolving after it', async () => {
+    const s = new SqliteStore(join(dir, 'group.db'), { groupCommit: true });
+    const enc = (t: string) => new TextEncoder().encode(t);
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      s.write('g', `k${String(i).padStart(2, '0')}`, enc(`v${i}`)),
+    );
+    expect(s.stats.commits).toBe(0);
+    await Promise.all(writes);
+    expect(s.stats.commits).toBe(1);
+    expect(s.stats.batches).toBe(20);
+    expect(await s.list('g')).toHaveLength(20);
+    // An invalid batch is refused on its own; the others of the turn commit.
+    const ok = s.write('g', 'k20', enc('v20'));
+    const bad = s.batch([{ op: 'put', namespace: 'g', key: '', value: enc('x') }]);
+    await expect(bad).rejects.toBeInstanceOf(Error);
+    await ok;
+    expect(await s.read('g', 'k20')).toEqual(enc('v20'));
+    // Queued batches are committed by close().
+    const late = s.write('g', 'late', enc('z'));
+    await s.close();
+    await late;
+    const r = new SqliteStore(join(dir, 'group.db'));
+    expect(await r.read('g', 'late')).toEqual(enc('z'));
+    await r.close();
+  });
+});
 
 describe('SQLite store durability', () => {
   it('a batch whose promise resolved survives SIGKILL of the writing process', () => {

@@ -9,7 +9,9 @@ import { registerNode } from '../daemon/command.js';
 import { registerDemo } from '../demo/main.js';
 import { registerDevnet } from '../devnet/cli.js';
 import { registerDecode } from './decode.js';
+import { registerNetworkCommands } from './network-commands.js';
 import { registerNodeCommands } from './node-commands.js';
+import { registerOpsCommands } from './ops-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('farad')
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerDevnet(program);
   registerNode(program);
   registerNodeCommands(program);
+  registerOpsCommands(program);
+  registerNetworkCommands(program);
   return program;
 }
 

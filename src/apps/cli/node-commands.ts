@@ -10,7 +10,8 @@
  * - `listchannels` → channels [{channel_id, short_channel_id, peer, state, capacity_sat,
  *    local_msat, remote_msat, channel_type, ...}]
  * - `invoice <amount_msat|any> [--description D] [--expiry SECONDS]` → bolt11, payment_hash, ...
- * - `pay <bolt11> [--amount-msat N]` → waits; status, preimage, fee_msat, ... (exit 1 if failed)
+ * - `pay <bolt11> [--amount-msat N] [--max-fee-msat N]` → waits; status, preimage, fee_msat, ...
+ *   (exit 1 if failed)
  * - `listpayments` → payments [...]
  * - `closechannel <channel_id> [--force]` → channel_id, closing_txid
  *
@@ -129,14 +130,16 @@ export function registerNodeCommands(program: Command): void {
   withAccess(
     program
       .command('pay')
-      .description('pay a BOLT 11 invoice over a direct channel; waits for the outcome')
+      .description('pay a BOLT 11 invoice over any route (retrying others on failure); waits for the outcome')
       .argument('<bolt11>', 'the invoice')
-      .option('--amount-msat <msat>', 'amount for an invoice without one (or to overpay)'),
+      .option('--amount-msat <msat>', 'amount for an invoice without one (or to overpay)')
+      .option('--max-fee-msat <msat>', 'total routing fee limit (default 5% + 1000 msat)'),
   ).action(
-    action(async (bolt11: string, o: AccessOptions & { amountMsat?: string }) => {
+    action(async (bolt11: string, o: AccessOptions & { amountMsat?: string; maxFeeMsat?: string }) => {
       const r = await callApi(resolveAccess(o), 'POST', '/v1/pay', {
         bolt11,
         ...(o.amountMsat !== undefined ? { amount_msat: o.amountMsat } : {}),
+        ...(o.maxFeeMsat !== undefined ? { max_fee_msat: o.maxFeeMsat } : {}),
       });
       printJson(r);
       if (r.status !== 'succeeded') {

@@ -14,10 +14,14 @@
  * - `GET  /v1/listchannels` → channels [{channel_id, short_channel_id, peer, state, capacity_sat,
  *   local_msat, remote_msat, channel_type, active, ready, ...}]
  * - `POST /v1/invoice {amount_msat: "<n>"|"any", description?, expiry?}` → bolt11, payment_hash, ...
- * - `POST /v1/pay {bolt11, amount_msat?}` → waits; payment_hash, status, preimage, fee_msat, ...
+ * - `POST /v1/pay {bolt11, amount_msat?, max_fee_msat?}` → waits (routes over the whole graph,
+ *   retrying other routes); payment_hash, status, preimage, fee_msat, ...
  * - `GET  /v1/listpayments` → payments [...]
  * - `POST /v1/closechannel {channel_id, force?}` → channel_id, closing_txid
  * - `POST /v1/decode {bolt11}` → the `farad decode` object
+ * - operator routes (updatefee, disconnect, hold invoices, listinvoices, listmonitors): ./ops.ts
+ * - network routes (keysend, listforwards, describegraph, queryroutes): ./network.ts
+ * - with `--dev` only: `GET /v1/dev/stats`, `POST /v1/dev/paybatch` (see ./dev.ts)
  *
  * Errors: `{"error": {"code", "message"}}` with 400 (bad request / refused by the node: code
  * `INVALID_REQUEST`, `INVALID_JSON` or the node's typed error code), 401 `UNAUTHORIZED`, 404
@@ -31,8 +35,11 @@ import { DecodeError, FaradError } from '../../protocol/errors.js';
 import { decodeInvoice } from '../../protocol/invoice/index.js';
 import { invoiceToJson } from '../cli/decode.js';
 import { formatHostPort, type HostPort } from './config.js';
+import { registerDevRoutes } from './dev.js';
 import { balanceJson, channelJson, infoJson, invoiceJson, paymentJson } from './json.js';
+import { registerNetworkRoutes } from './network.js';
 import type { FaradNode } from './node.js';
+import { channelFeerate, registerOpsRoutes } from './ops.js';
 
 /** A 400 for a request that does not match its schema (code `INVALID_REQUEST`). */
 export class RequestError extends FaradError {
@@ -81,7 +88,13 @@ const schemas = {
       expiry: z.number().int().min(1).max(31_536_000).optional(),
     })
     .strict(),
-  pay: z.object({ bolt11: z.string().min(1).max(7089), amount_msat: amount.optional() }).strict(),
+  pay: z
+    .object({
+      bolt11: z.string().min(1).max(7089),
+      amount_msat: amount.optional(),
+      max_fee_msat: amount.optional(),
+    })
+    .strict(),
   closechannel: z.object({ channel_id: channelId, force: z.boolean().optional() }).strict(),
   decode: z.object({ bolt11: z.string().min(1).max(7089) }).strict(),
 };
@@ -207,7 +220,11 @@ export async function startApi(node: FaradNode, addr: HostPort, token: string): 
     };
   });
 
-  app.get('/v1/listchannels', async () => ({ channels: node.listChannels().map(channelJson) }));
+  app.get('/v1/listchannels', async () => ({
+    channels: node
+      .listChannels()
+      .map((c) => ({ ...channelJson(c), feerate_per_kw: channelFeerate(node, c.channelId) })),
+  }));
 
   app.post('/v1/invoice', async (req) => {
     const b = parse(schemas.invoice, req.body);
@@ -221,7 +238,13 @@ export async function startApi(node: FaradNode, addr: HostPort, token: string): 
 
   app.post('/v1/pay', async (req) => {
     const b = parse(schemas.pay, req.body);
-    return paymentJson(await node.pay(b.bolt11.trim().replace(/^lightning:/i, ''), b.amount_msat));
+    return paymentJson(
+      await node.pay(
+        b.bolt11.trim().replace(/^lightning:/i, ''),
+        b.amount_msat,
+        b.max_fee_msat !== undefined ? { maxFeeMsat: b.max_fee_msat } : {},
+      ),
+    );
   });
 
   app.get('/v1/listpayments', async () => ({ payments: node.listPayments().map(paymentJson) }));
@@ -241,6 +264,11 @@ export async function startApi(node: FaradNode, addr: HostPort, token: string): 
       throw e;
     }
   });
+
+  if (node.config.dev) registerDevRoutes(app, node);
+
+  registerOpsRoutes(app, node);
+  registerNetworkRoutes(app, node);
 
   await app.listen({ host: addr.host, port: addr.port });
   const a = app.server.address();

@@ -113,7 +113,14 @@ export function registerNode(program: Command): void {
       .option('--esplora <url>', 'Esplora REST API URL (instead of --bitcoind)')
       .option('--trust-peer <node_id>', 'accept zero-conf channels from this peer (repeatable)', collect)
       .option('--poll-ms <ms>', 'chain poll interval in milliseconds', '1000')
-      .option('--log-level <level>', 'debug, info, warn or error', 'info'),
+      .option('--log-level <level>', 'debug, info, warn or error', 'info')
+      .option('--accept-keysend', 'accept keysend payments (bLIP-3)')
+      .option('--dev', 'enable the /v1/dev routes (stats, payment load driver for benchmarks)')
+      .option('--to-self-delay <blocks>', "CSV delay required on the peer's outputs (default 144)")
+      .option('--gossip-flush-ms <ms>', 'gossip rebroadcast period in milliseconds (default 60000)')
+      .option('--fee-base-msat <msat>', 'forwarding base fee of our channels (default 1000)')
+      .option('--fee-ppm <ppm>', 'forwarding proportional fee, millionths (default 1)')
+      .option('--cltv-delta <blocks>', 'forwarding cltv_expiry_delta of our channels (default 80)'),
   ).action(async (raw: RawNodeOptions) => {
     let cfg: NodeConfig;
     try {

@@ -40,6 +40,23 @@ export interface NodeConfig {
   /** Chain poll interval, ms. */
   pollMs: number;
   logLevel: LogLevel;
+  /**
+   * CSV delay (blocks) we require on the peer's outputs in its commitments (`--to-self-delay`,
+   * BOLT 2 `to_self_delay`; default: the channel policy's 144).
+   */
+  toSelfDelay?: number;
+  /** Accept bLIP-3 keysend payments (`--accept-keysend`). */
+  acceptKeysend?: boolean;
+  /** Development routes under `/v1/dev` (`--dev`: stats and a payment load driver for benchmarks). */
+  dev?: boolean;
+  /** Gossip rebroadcast/maintenance period, ms (`--gossip-flush-ms`; default 60000). */
+  gossipFlushMs?: number;
+  /** Default forwarding `fee_base_msat` of our channels (`--fee-base-msat`; default 1000). */
+  feeBaseMsat?: number;
+  /** Default forwarding `fee_proportional_millionths` (`--fee-ppm`; default 1). */
+  feePpm?: number;
+  /** Default forwarding `cltv_expiry_delta` (`--cltv-delta`; default 80). */
+  cltvDelta?: number;
 }
 
 /** The raw command-line options (commander's camel-cased names). */
@@ -54,6 +71,13 @@ export interface RawNodeOptions {
   trustPeer?: string[];
   pollMs?: string;
   logLevel?: string;
+  acceptKeysend?: boolean;
+  dev?: boolean;
+  toSelfDelay?: string;
+  gossipFlushMs?: string;
+  feeBaseMsat?: string;
+  feePpm?: string;
+  cltvDelta?: string;
 }
 
 /** Parses `HOST:PORT` (port 0..65535; IPv6 as `[::1]:9735`). */
@@ -110,6 +134,20 @@ export function parseNodeConfig(o: RawNodeOptions): NodeConfig {
   const logLevel = (o.logLevel ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, o.logLevel);
+  const toSelfDelay = o.toSelfDelay === undefined ? undefined : Number(o.toSelfDelay);
+  if (toSelfDelay !== undefined && (!Number.isInteger(toSelfDelay) || toSelfDelay < 1 || toSelfDelay > 2016))
+    throw new ConfigError('--to-self-delay must be an integer from 1 to 2016', o.toSelfDelay);
+  const intOpt = (v: string | undefined, name: string, min: number, max: number): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new ConfigError(`--${name} must be an integer from ${min} to ${max}`, v);
+    return n;
+  };
+  const gossipFlushMs = intOpt(o.gossipFlushMs, 'gossip-flush-ms', 100, 3_600_000);
+  const feeBaseMsat = intOpt(o.feeBaseMsat, 'fee-base-msat', 0, 0xffffffff);
+  const feePpm = intOpt(o.feePpm, 'fee-ppm', 0, 0xffffffff);
+  const cltvDelta = intOpt(o.cltvDelta, 'cltv-delta', 18, 2016);
   const api = parseHostPort(o.api ?? '127.0.0.1:8080', 'api');
   const apiAllowRemote = o.apiAllowRemote === true;
   if (!apiAllowRemote && !isLoopbackHost(api.host))
@@ -124,5 +162,12 @@ export function parseNodeConfig(o: RawNodeOptions): NodeConfig {
     trustedPeers: (o.trustPeer ?? []).map((p) => p.toLowerCase()),
     pollMs,
     logLevel,
+    ...(o.acceptKeysend ? { acceptKeysend: true } : {}),
+    ...(o.dev ? { dev: true } : {}),
+    ...(toSelfDelay !== undefined ? { toSelfDelay } : {}),
+    ...(gossipFlushMs !== undefined ? { gossipFlushMs } : {}),
+    ...(feeBaseMsat !== undefined ? { feeBaseMsat } : {}),
+    ...(feePpm !== undefined ? { feePpm } : {}),
+    ...(cltvDelta !== undefined ? { cltvDelta } : {}),
   };
 }

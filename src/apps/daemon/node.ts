@@ -24,26 +24,29 @@ import { BitcoindBackend } from '../../adapters/chain/bitcoind.js';
 import { EsploraBackend } from '../../adapters/chain/esplora.js';
 import { TcpTransport } from '../../adapters/net/tcp.js';
 import { SqliteStore } from '../../adapters/store/sqlite.js';
-import { decodeChannelState, fundingScriptPubKey } from '../../core/channel/index.js';
+import { NetworkGraph } from '../../core/gossip/graph.js';
+import { deserializeGraph } from '../../core/gossip/serialize.js';
+import { findRoute, type Route } from '../../core/router/index.js';
 import { type Poller, startPolling } from '../../node/chain/poller.js';
 import { ChainTracker } from '../../node/chain/tracker.js';
-import {
-  NS as CHANNEL_NS,
-  type ChannelInfo,
-  ChannelManager,
-  fundedData,
-  type NodeEvent,
-} from '../../node/channels/index.js';
+import { type ChannelInfo, ChannelManager, type NodeEvent } from '../../node/channels/index.js';
+import { type ForwardInfo, ForwardingManager } from '../../node/forwarding/index.js';
+import { GOSSIP_NAMESPACE, GossipManager, type GraphDescription } from '../../node/gossip/index.js';
 import { NodeKeys } from '../../node/keys/index.js';
 import { ChainMonitorManager, type MonitorEvent } from '../../node/monitor/index.js';
-import { type InvoiceRecord, PaymentManager, type PaymentRecord } from '../../node/payments/index.js';
+import {
+  firstHops,
+  type InvoiceRecord,
+  PaymentManager,
+  type PaymentRecord,
+} from '../../node/payments/index.js';
 import { CHAIN_HASHES, PeerManager } from '../../node/peer/index.js';
 import type { ChainBackend } from '../../node/ports/chain.js';
 import type { KVStore } from '../../node/ports/store.js';
 import type { NetAddress } from '../../node/ports/transport.js';
 import { type Balances, OnchainWallet } from '../../node/wallet/index.js';
-import { fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
-import { FaradError } from '../../protocol/errors.js';
+import { equal, fromHex, fromUtf8, utf8 } from '../../protocol/encoding/bytes.js';
+import { DecodeError, FaradError } from '../../protocol/errors.js';
 import type { NodeConfig } from './config.js';
 import { type DataDirPaths, nodeSeedFromMnemonic, openDataDir, readOrCreateBirthday } from './datadir.js';
 import type { DaemonLogger } from './logger.js';
@@ -83,23 +86,22 @@ export interface NodeBalance {
   };
 }
 
-/** Funding outpoint and script of a stored channel, for the pre-start watches. */
-function storedChannelWatches(
-  bytes: Uint8Array,
-): { txid: string; vout: number; script: Uint8Array | undefined } | undefined {
-  // Record layout (src/node/channels/manager.ts): one JSON header line, then the encoded state.
-  const nl = bytes.indexOf(10);
-  if (nl < 0) return undefined;
-  const state = decodeChannelState(bytes.subarray(nl + 1));
-  const d = fundedData(state);
-  if (!d || state.kind === 'Closed') return undefined;
-  const p = d.commitments.params;
-  const unconfirmed = d.shortChannelId === undefined || !d.localReady;
-  return {
-    txid: toHex(p.fundingTxid),
-    vout: p.fundingOutputIndex,
-    script: unconfirmed ? fundingScriptPubKey(p.local.fundingPubkey, p.remote.fundingPubkey) : undefined,
-  };
+/**
+ * The network graph stored by the gossip layer (namespace `gossip`, key `graph`), or an empty
+ * one (none yet, another chain, unreadable).
+ */
+async function loadGraph(store: KVStore, chainHash: Uint8Array, log: DaemonLogger): Promise<NetworkGraph> {
+  const raw = await store.read(GOSSIP_NAMESPACE, 'graph');
+  if (raw) {
+    try {
+      const g = deserializeGraph(raw);
+      if (equal(g.chainHash, chainHash)) return g;
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      log.warn('stored graph unreadable: starting empty', { error: e.message });
+    }
+  }
+  return new NetworkGraph(chainHash);
 }
 
 /** A running node (see the module documentation). */
@@ -114,6 +116,10 @@ export class FaradNode {
   readonly payments: PaymentManager;
   readonly peers: PeerManager;
   readonly monitor: ChainMonitorManager;
+  /** BOLT 7 gossip: our announcements, the network graph, private route hints. */
+  readonly gossip: GossipManager;
+  /** BOLT 4 forwarding (attached to {@link payments}). */
+  readonly forwarding: ForwardingManager;
   readonly log: DaemonLogger;
   #listen: NetAddress = { host: '', port: 0 };
   #poller: Poller | undefined;
@@ -134,6 +140,8 @@ export class FaradNode {
       payments: PaymentManager;
       peers: PeerManager;
       monitor: ChainMonitorManager;
+      gossip: GossipManager;
+      forwarding: ForwardingManager;
     },
     log: DaemonLogger,
   ) {
@@ -147,6 +155,8 @@ export class FaradNode {
     this.payments = parts.payments;
     this.peers = parts.peers;
     this.monitor = parts.monitor;
+    this.gossip = parts.gossip;
+    this.forwarding = parts.forwarding;
     this.log = log;
   }
 
@@ -169,10 +179,12 @@ export class FaradNode {
     await tipHeight(); // fail early (before touching the data dir) when the backend is down
     const { paths, mnemonic, created } = openDataDir(config.dataDir);
     const birthday = await readOrCreateBirthday(paths, created, tipHeight);
-    const store = new SqliteStore(paths.db);
+    const store = new SqliteStore(paths.db, { groupCommit: true });
     let peers: PeerManager | undefined;
     let channels: ChannelManager | undefined;
     let monitor: ChainMonitorManager | undefined;
+    let gossip: GossipManager | undefined;
+    let forwarding: ForwardingManager | undefined;
     try {
       const rescan = await ChannelManager.rescanHeight(store);
       const startHeight = Math.min(birthday, rescan ?? birthday);
@@ -183,14 +195,6 @@ export class FaradNode {
       const next = await store.read(DAEMON_NS.state, 'next-receive');
       const nextReceive = next ? Number(fromUtf8(next)) : 0;
       for (let i = 0; i < nextReceive; i++) wallet.newAddress();
-      // Watches of the stored channels, before the first scan.
-      for (const k of await store.list(CHANNEL_NS.channels)) {
-        const v = await store.read(CHANNEL_NS.channels, k);
-        const w = v ? storedChannelWatches(v) : undefined;
-        if (!w) continue;
-        chain.watchOutpoint({ txid: w.txid, vout: w.vout });
-        if (w.script) chain.watchScript(w.script);
-      }
       const keys = new NodeKeys(nodeSeedFromMnemonic(mnemonic));
       monitor = new ChainMonitorManager({ keys, store, chain, wallet, logger: log.child('monitor') });
       channels = new ChannelManager({
@@ -202,26 +206,61 @@ export class FaradNode {
         trustedPeers: config.trustedPeers,
         logger: log.child('channels'),
         monitorSink: monitor,
+        ...(config.toSelfDelay !== undefined ? { channelConfig: { toSelfDelay: config.toSelfDelay } } : {}),
       });
-      const payments = new PaymentManager({ channels, keys });
+      // One graph, shared by the gossip layer (which keeps it up to date) and the router.
+      const graph = await loadGraph(store, CHAIN_HASHES[config.network], log);
+      const payments = new PaymentManager({
+        channels,
+        keys,
+        graph,
+        acceptKeysend: config.acceptKeysend ?? false,
+      });
+      const policy = {
+        ...(config.feeBaseMsat !== undefined ? { feeBaseMsat: config.feeBaseMsat } : {}),
+        ...(config.feePpm !== undefined ? { feeProportionalMillionths: config.feePpm } : {}),
+        ...(config.cltvDelta !== undefined ? { cltvExpiryDelta: config.cltvDelta } : {}),
+      };
+      const fwd = new ForwardingManager({
+        channels,
+        keys,
+        payments,
+        logger: log.child('forwarding'),
+        defaultPolicy: policy,
+      });
+      forwarding = fwd;
+      gossip = new GossipManager({
+        keys,
+        store,
+        chain,
+        channels,
+        chainHash: CHAIN_HASHES[config.network],
+        logger: log.child('gossip'),
+        graph,
+        policy,
+        policyFor: (c) => fwd.channelPolicy(c.channelId),
+        ...(config.gossipFlushMs !== undefined ? { flushIntervalMs: config.gossipFlushMs } : {}),
+      });
       monitor.attach({ channels, payments });
       peers = new PeerManager({
         nodeSecretKey: keys.nodeSecretKey,
         transport: new TcpTransport(),
         chainHash: CHAIN_HASHES[config.network],
         channelHandler: channels,
+        gossipHandler: gossip,
         logger: log.child('peers'),
         reconnect: { initialDelayMs: 500, maxDelayMs: 10_000 },
       });
       const node = new FaradNode(
         config,
         paths,
-        { keys, store, chain, wallet, channels, payments, peers, monitor },
+        { keys, store, chain, wallet, channels, payments, peers, monitor, gossip, forwarding },
         log,
       );
       node.#nextReceive = nextReceive;
       await payments.load();
       await channels.start(peers);
+      await gossip.start(peers);
       await monitor.start();
       await payments.recover();
       node.#unsubEvents = channels.events.subscribe((e) => node.#onEvent(e));
@@ -246,6 +285,8 @@ export class FaradNode {
       return node;
     } catch (e) {
       await peers?.stop().catch(() => undefined);
+      await gossip?.stop().catch(() => undefined);
+      forwarding?.close();
       await channels?.stop().catch(() => undefined);
       await monitor?.stop().catch(() => undefined);
       await store.close().catch(() => undefined);
@@ -265,6 +306,8 @@ export class FaradNode {
       this.#unsubEvents?.();
       this.#unsubMonitor?.();
       await this.peers.stop();
+      await this.gossip.stop();
+      this.forwarding.close();
       await this.channels.stop();
       await this.monitor.stop();
       this.wallet.close();
@@ -387,17 +430,68 @@ export class FaradNode {
     expiry?: number;
   }): Promise<InvoiceRecord> {
     this.#checkRunning();
+    // Private channels are reachable through route hints (the peer's alias and policy).
+    const hints = this.gossip.privateRouteHints();
     return this.payments.createInvoice({
       amountMsat: o.amountMsat,
+      ...(hints.length > 0 ? { routeHints: hints } : {}),
       ...(o.description !== undefined ? { description: o.description } : {}),
       ...(o.expiry !== undefined ? { expiry: o.expiry } : {}),
     });
   }
 
-  /** Pays an invoice and waits for the outcome. */
-  pay(bolt11: string, amountMsat?: bigint): Promise<PaymentRecord> {
+  /** Pays an invoice (over any route of the graph, with retries) and waits for the outcome. */
+  pay(bolt11: string, amountMsat?: bigint, o: { maxFeeMsat?: bigint } = {}): Promise<PaymentRecord> {
     this.#checkRunning();
-    return this.payments.pay(bolt11, amountMsat === undefined ? {} : { amountMsat });
+    return this.payments.pay(bolt11, {
+      ...(amountMsat !== undefined ? { amountMsat } : {}),
+      ...(o.maxFeeMsat !== undefined ? { maxFeeMsat: o.maxFeeMsat } : {}),
+    });
+  }
+
+  /** Sends `amountMsat` to `nodeId` without an invoice (bLIP-3 keysend) and waits for the outcome. */
+  keysend(nodeId: string, amountMsat: bigint, o: { maxFeeMsat?: bigint } = {}): Promise<PaymentRecord> {
+    this.#checkRunning();
+    return this.payments.keysend(
+      nodeId,
+      amountMsat,
+      o.maxFeeMsat !== undefined ? { maxFeeMsat: o.maxFeeMsat } : {},
+    );
+  }
+
+  /** Every forward through this node, oldest first. */
+  listForwards(): ForwardInfo[] {
+    return this.forwarding.listForwards();
+  }
+
+  /** The network graph as known from gossip. */
+  describeGraph(): GraphDescription {
+    return this.gossip.describeGraph();
+  }
+
+  /**
+   * The route a payment of `amountMsat` to `nodeId` would take now (our channels' exact balances
+   * as first hops, the scorer's liquidity knowledge), or the router's reason for none.
+   */
+  queryRoutes(
+    nodeId: string,
+    amountMsat: bigint,
+    o: { finalCltvDelta?: number; maxFeeMsat?: bigint } = {},
+  ): { ok: true; route: Route } | { ok: false; reason: string } {
+    this.#checkRunning();
+    const fh = firstHops(this.channels);
+    const r = findRoute({
+      graph: this.payments.graph,
+      source: this.keys.nodePublicKey,
+      target: fromHex(nodeId),
+      amountMsat,
+      finalCltvDelta: o.finalCltvDelta ?? 18,
+      firstHops: fh.hops,
+      scorer: this.payments.scorer,
+      now: Math.floor(Date.now() / 1000),
+      ...(o.maxFeeMsat !== undefined ? { maxFeeMsat: o.maxFeeMsat } : {}),
+    });
+    return r.ok ? { ok: true, route: r.route } : { ok: false, reason: r.reason };
   }
 
   /** Every payment, oldest first. */

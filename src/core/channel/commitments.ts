@@ -201,13 +201,33 @@ export function projectedDustExposureMsat(
 export function incomingHtlcWithinDustExposure(c: Commitments, htlc: SpecHtlc): boolean {
   const p = c.params;
   for (const side of ['local', 'remote'] as const) {
-    const { exposureMsat, spec } = projectedDustExposureMsat(c, side);
     const dust = side === 'local' ? p.local.dustLimitSat : p.remote.dustLimitSat;
     const dir = side === 'local' ? 'received' : 'offered';
-    const trimmed = isHtlcTrimmed(dir, htlc.amountMsat, spec.feeratePerKw, dust, p.channelType);
-    if (trimmed && exposureMsat > p.maxDustHtlcExposureMsat) return false;
+    // Only a trimmed HTLC counts: the projection is needed only then.
+    if (!isHtlcTrimmed(dir, htlc.amountMsat, projectedFeerate(c, side), dust, p.channelType)) continue;
+    if (projectedDustExposureMsat(c, side).exposureMsat > p.maxDustHtlcExposureMsat) return false;
   }
   return true;
+}
+
+/**
+ * The feerate {@link projectedDustExposureMsat} projects for one side's commitment: the
+ * highest of its current feerate and every pending `update_fee`.
+ */
+function projectedFeerate(c: Commitments, side: 'local' | 'remote'): number {
+  const base = side === 'local' ? c.localCommit.spec : latestRemoteCommit(c).spec;
+  let feerate = base.feeratePerKw;
+  const ch = c.changes;
+  for (const l of [
+    ch.localProposed,
+    ch.localSigned,
+    ch.localAcked,
+    ch.remoteProposed,
+    ch.remoteAcked,
+    ch.remoteSigned,
+  ])
+    for (const u of l) if (u.type === 'update_fee') feerate = Math.max(feerate, u.feeratePerKw);
+  return feerate;
 }
 
 /**
@@ -289,13 +309,12 @@ export function sendAdd(
   if (err) return { ok: false, error: err };
   // Dust exposure: our SHOULD NOT on both commitments.
   for (const side of ['local', 'remote'] as const) {
-    const { exposureMsat, spec } = projectedDustExposureMsat(c, side, msg);
     const dust = side === 'local' ? p.local.dustLimitSat : p.remote.dustLimitSat;
     const dir = side === 'local' ? 'offered' : 'received';
-    if (
-      isHtlcTrimmed(dir, msg.amountMsat, spec.feeratePerKw, dust, p.channelType) &&
-      exposureMsat > p.maxDustHtlcExposureMsat
-    ) {
+    // Only a trimmed HTLC adds to the exposure: the projection is needed only then.
+    if (!isHtlcTrimmed(dir, msg.amountMsat, projectedFeerate(c, side), dust, p.channelType)) continue;
+    const { exposureMsat } = projectedDustExposureMsat(c, side, msg);
+    if (exposureMsat > p.maxDustHtlcExposureMsat) {
       return fail(
         'DUST_EXPOSURE_EXCEEDED',
         `dust exposure on the ${side} commitment would exceed max_dust_htlc_exposure_msat`,

@@ -14,24 +14,13 @@ import { type ChannelType, hasAnchors } from '../../protocol/channel/scripts.js'
 import { InvalidArgumentError } from '../../protocol/errors.js';
 import type { CommitmentSpec, SpecHtlc, UpdateMessage } from './types.js';
 
-function removeHtlc(
-  spec: CommitmentSpec,
-  direction: SpecHtlc['direction'],
-  id: bigint,
-): { spec: CommitmentSpec; htlc: SpecHtlc } {
-  const i = spec.htlcs.findIndex((h) => h.direction === direction && h.id === id);
-  const htlc = spec.htlcs[i];
-  if (!htlc) throw new InvalidArgumentError(`reduce: no ${direction} HTLC ${id} in the spec`);
-  const htlcs = spec.htlcs.slice();
-  htlcs.splice(i, 1);
-  return { spec: { ...spec, htlcs }, htlc };
-}
-
 /**
  * Applies updates to a commitment spec: `ownerChanges` were proposed by the spec's owner (its
  * adds are 'offered', its fulfills/fails remove 'received' HTLCs), `otherChanges` by the
  * counterparty. Adds first, then removals, then the last `update_fee` (Eclair's order; the
  * result does not depend on interleaving because removals only target already-known HTLCs).
+ * Linear in the number of HTLCs and updates (removals go through an index, not a search each).
+ * Throws InvalidArgumentError when a removal targets an HTLC the spec does not hold.
  */
 export function reduce(
   spec: CommitmentSpec,
@@ -39,45 +28,62 @@ export function reduce(
   otherChanges: readonly UpdateMessage[],
 ): CommitmentSpec {
   if (ownerChanges.length === 0 && otherChanges.length === 0) return spec;
-  let s: CommitmentSpec = { ...spec, htlcs: spec.htlcs.slice() };
+  const htlcs = spec.htlcs.slice();
+  let toLocalMsat = spec.toLocalMsat;
+  let toRemoteMsat = spec.toRemoteMsat;
   const add = (u: UpdateMessage, direction: SpecHtlc['direction']) => {
     if (u.type !== 'update_add_htlc') return;
-    s.htlcs.push({
+    htlcs.push({
       direction,
       id: u.id,
       amountMsat: u.amountMsat,
       paymentHash: u.paymentHash,
       cltvExpiry: u.cltvExpiry,
     });
-    if (direction === 'offered') s.toLocalMsat -= u.amountMsat;
-    else s.toRemoteMsat -= u.amountMsat;
+    if (direction === 'offered') toLocalMsat -= u.amountMsat;
+    else toRemoteMsat -= u.amountMsat;
   };
   for (const u of ownerChanges) add(u, 'offered');
   for (const u of otherChanges) add(u, 'received');
+  // Index of the HTLCs by direction and id, built on the first removal.
+  let index: { offered: Map<bigint, number>; received: Map<bigint, number> } | undefined;
+  const removed = new Set<number>();
+  const remove = (direction: SpecHtlc['direction'], id: bigint): SpecHtlc => {
+    if (!index) {
+      index = { offered: new Map(), received: new Map() };
+      for (let i = 0; i < htlcs.length; i++) {
+        const h = htlcs[i]!;
+        const m = index[h.direction];
+        if (!m.has(h.id)) m.set(h.id, i);
+      }
+    }
+    const i = index[direction].get(id);
+    if (i === undefined || removed.has(i))
+      throw new InvalidArgumentError(`reduce: no ${direction} HTLC ${id} in the spec`);
+    removed.add(i);
+    return htlcs[i]!;
+  };
   // The owner removes HTLCs it received; the other side removes HTLCs the owner offered.
   for (const u of ownerChanges) {
-    if (u.type === 'update_fulfill_htlc') {
-      const r = removeHtlc(s, 'received', u.id);
-      s = { ...r.spec, toLocalMsat: r.spec.toLocalMsat + r.htlc.amountMsat };
-    } else if (u.type === 'update_fail_htlc' || u.type === 'update_fail_malformed_htlc') {
-      const r = removeHtlc(s, 'received', u.id);
-      s = { ...r.spec, toRemoteMsat: r.spec.toRemoteMsat + r.htlc.amountMsat };
-    }
+    if (u.type === 'update_fulfill_htlc') toLocalMsat += remove('received', u.id).amountMsat;
+    else if (u.type === 'update_fail_htlc' || u.type === 'update_fail_malformed_htlc')
+      toRemoteMsat += remove('received', u.id).amountMsat;
   }
   for (const u of otherChanges) {
-    if (u.type === 'update_fulfill_htlc') {
-      const r = removeHtlc(s, 'offered', u.id);
-      s = { ...r.spec, toRemoteMsat: r.spec.toRemoteMsat + r.htlc.amountMsat };
-    } else if (u.type === 'update_fail_htlc' || u.type === 'update_fail_malformed_htlc') {
-      const r = removeHtlc(s, 'offered', u.id);
-      s = { ...r.spec, toLocalMsat: r.spec.toLocalMsat + r.htlc.amountMsat };
-    }
+    if (u.type === 'update_fulfill_htlc') toRemoteMsat += remove('offered', u.id).amountMsat;
+    else if (u.type === 'update_fail_htlc' || u.type === 'update_fail_malformed_htlc')
+      toLocalMsat += remove('offered', u.id).amountMsat;
   }
-  let fee: number | undefined;
-  for (const u of ownerChanges) if (u.type === 'update_fee') fee = u.feeratePerKw;
-  for (const u of otherChanges) if (u.type === 'update_fee') fee = u.feeratePerKw;
-  if (fee !== undefined) s = { ...s, feeratePerKw: fee };
-  return s;
+  let feeratePerKw = spec.feeratePerKw;
+  for (const u of ownerChanges) if (u.type === 'update_fee') feeratePerKw = u.feeratePerKw;
+  for (const u of otherChanges) if (u.type === 'update_fee') feeratePerKw = u.feeratePerKw;
+  return {
+    ...spec,
+    htlcs: removed.size === 0 ? htlcs : htlcs.filter((_, i) => !removed.has(i)),
+    toLocalMsat,
+    toRemoteMsat,
+    feeratePerKw,
+  };
 }
 
 /** Number of HTLCs of the spec that get an output on the owner's commitment. */

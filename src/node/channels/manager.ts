@@ -55,7 +55,7 @@ import {
 import { concat, equal, fromHex, fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
 import { addressToScript } from '../../protocol/tx/address.js';
 import { type Transaction, txidHex } from '../../protocol/tx/transaction.js';
-import type { KnownMessage, UpdateAddHtlc } from '../../protocol/wire/messages.js';
+import type { AnnouncementSignatures, KnownMessage, UpdateAddHtlc } from '../../protocol/wire/messages.js';
 import { CHAIN_HASHES } from '../peer/init.js';
 import type { ChannelMessage, ChannelMessageHandler, PeerId, PeerLogger } from '../peer/types.js';
 import { silentLogger } from '../peer/types.js';
@@ -108,6 +108,17 @@ export interface HtlcHooks {
   ): void | Promise<void>;
 }
 
+/**
+ * Hooks the gossip layer installs (see src/node/gossip): the state machine does not process
+ * BOLT 7 `announcement_signatures`, so the manager hands them over; and it reports channels
+ * whose state kind, short_channel_id or aliases changed (announcements and `channel_update`s
+ * depend on them).
+ */
+export interface GossipHooks {
+  announcementSignatures(peer: string, msg: AnnouncementSignatures): void | Promise<void>;
+  channelChanged?(channelId: string): void;
+}
+
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -123,6 +134,8 @@ interface Chan {
   state: ChannelState;
   monitorSeq: number;
   queue: Promise<unknown>;
+  /** Inputs waiting for the next drain of {@link ChannelManager.#drain} (in arrival order). */
+  inbox: QueuedInput[];
   builtFundingTx: Transaction | undefined;
   openWaiter: Waiter<{ channelId: string; fundingTxid: string; fundingOutputIndex: number }> | undefined;
   closeWaiters: Waiter<{ closingTxid: string | undefined }>[];
@@ -205,6 +218,75 @@ export function outgoingHtlcPresent(s: ChannelState, id: bigint): boolean {
   );
 }
 
+/** One queued channel input and its caller's promise. */
+interface QueuedInput {
+  input: ChannelInput;
+  resolve: (effects: ChannelEffect[]) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Peer messages whose processing the peer's next message does not wait for (see #drain). */
+const NONBLOCKING = new Set<string>([
+  'update_add_htlc',
+  'update_fulfill_htlc',
+  'update_fail_htlc',
+  'update_fail_malformed_htlc',
+  'update_fee',
+  'commitment_signed',
+  'revoke_and_ack',
+]);
+/** Queued inputs of a channel above which the peer's messages wait again (back-pressure). */
+const MAX_QUEUED_INPUTS = 1024;
+/** Effect types a batched step may have (no I/O other than messages, no events). */
+const GROUPABLE = new Set<string>([
+  'SendMessage',
+  'MonitorUpdate',
+  'PersistChannel',
+  'HtlcReceived',
+  'HtlcFulfilled',
+  'HtlcFailed',
+  'CommandRejected',
+]);
+
+/** Whether a step may share its store batch with its neighbours (see ChannelManager #drain). */
+function groupable(
+  before: ChannelState,
+  beforeData: FundedData | undefined,
+  after: ChannelState,
+  effects: readonly ChannelEffect[],
+): boolean {
+  if (before.kind !== after.kind || (after.kind !== 'Normal' && after.kind !== 'Shutdown')) return false;
+  const a = fundedData(after);
+  if (!a || !beforeData) return false;
+  if (
+    a.shortChannelId !== beforeData.shortChannelId ||
+    a.remoteAlias !== beforeData.remoteAlias ||
+    a.localShutdown !== beforeData.localShutdown
+  )
+    return false;
+  return effects.every((e) => GROUPABLE.has(e.type));
+}
+
+/** Message counters of a {@link ChannelManager}. */
+export interface ChannelStats {
+  /** `commitment_signed` sent. */
+  commitmentSigned: number;
+  /** HTLC signatures carried by them (non-trimmed HTLCs of the signed commitments). */
+  htlcSignatures: number;
+  /** `update_*` messages sent (HTLC adds, fulfills, fails, fee updates). */
+  updates: number;
+  /** `revoke_and_ack` sent. */
+  revocations: number;
+}
+
+function countSent(s: ChannelStats, m: KnownMessage): void {
+  if (m.type === 'commitment_signed') {
+    s.commitmentSigned++;
+    s.htlcSignatures += m.htlcSignatures.length;
+  } else if (m.type === 'revoke_and_ack') s.revocations++;
+  else if (m.type.startsWith('update_')) s.updates++;
+}
+
 function defaultRandom(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
@@ -219,6 +301,8 @@ export class ChannelManager implements ChannelMessageHandler {
   readonly clock: Clock;
   readonly random: (n: number) => Uint8Array;
   readonly log: PeerLogger;
+  /** Counters of the messages sent (diagnostics and benchmarks). */
+  readonly stats: ChannelStats = { commitmentSigned: 0, htlcSignatures: 0, updates: 0, revocations: 0 };
   readonly #opts: ChannelManagerOptions;
   readonly #chainHash: Uint8Array;
   readonly #trusted: Set<string>;
@@ -236,6 +320,7 @@ export class ChannelManager implements ChannelMessageHandler {
   #keyIndex = 0;
   #keyLock: Promise<unknown> = Promise.resolve();
   #hooks: HtlcHooks | undefined;
+  #gossipHooks: GossipHooks | undefined;
   #started = false;
   #stopped = false;
 
@@ -269,6 +354,11 @@ export class ChannelManager implements ChannelMessageHandler {
   /** Installs the payment layer's HTLC hooks (one set). */
   setHtlcHooks(hooks: HtlcHooks): void {
     this.#hooks = hooks;
+  }
+
+  /** Installs the gossip layer's hooks (one set). */
+  setGossipHooks(hooks: GossipHooks): void {
+    this.#gossipHooks = hooks;
   }
 
   /** Adds a peer whose zero-conf channels we accept. */
@@ -306,9 +396,6 @@ export class ChannelManager implements ChannelMessageHandler {
     await this.events.load();
     const idx = await this.store.read(NS.node, 'channel-key-index');
     this.#keyIndex = idx ? Number(fromUtf8(idx)) : 0;
-    if (!this.chain.tip()) await this.chain.poll();
-    this.#height = this.chain.tip()?.height ?? 0;
-    await this.#refreshFeerate();
     for (const k of await this.store.list(NS.channels)) {
       const v = await this.store.read(NS.channels, k);
       if (!v) continue;
@@ -317,7 +404,13 @@ export class ChannelManager implements ChannelMessageHandler {
       chan.monitorSeq = header.monitorSeq;
       chan.id = k;
       this.#chans.set(k, chan);
+      // Watch the funding output (and script) BEFORE the first scan, so a confirmation or spend
+      // that happened while the node was down is seen by the scan that catches up.
+      this.#armWatches(chan);
     }
+    if (!this.chain.tip()) await this.chain.poll();
+    this.#height = this.chain.tip()?.height ?? 0;
+    await this.#refreshFeerate();
     this.#unsubs.push(this.chain.subscribe((e) => this.#onChainEvent(e)));
     this.#unsubs.push(peers.onPeerConnected((p) => this.#peerConnected(p)));
     this.#unsubs.push(peers.onPeerDisconnected((p) => this.#peerDisconnected(p)));
@@ -476,6 +569,43 @@ export class ChannelManager implements ChannelMessageHandler {
     return loadMonitorUpdates(this.store, channelId);
   }
 
+  /**
+   * Hands a payment preimage to the BOLT 5 monitor of a channel whose state machine can no
+   * longer fulfill (a `Closing` channel: `CmdFulfill` is refused there) so the incoming HTLC is
+   * claimed on chain. Writes a `Preimage` monitor update durably (same sequence as the
+   * channel's own updates, serialised with the channel's inputs), then tells the sink.
+   * Returns false for an unknown or unfunded channel.
+   */
+  async providePreimage(channelId: string, paymentHash: Uint8Array, preimage: Uint8Array): Promise<boolean> {
+    const chan = this.#chans.get(channelId.toLowerCase());
+    if (!chan) return false;
+    const run = chan.queue.then(async () => {
+      const d = fundedData(chan.state);
+      if (!d) return false;
+      const update: MonitorUpdate = {
+        type: 'Preimage',
+        channelId: d.commitments.params.channelId,
+        paymentHash,
+        preimage,
+      };
+      const seq = ++chan.monitorSeq;
+      const cid = toHex(update.channelId);
+      await this.#persistState(chan, [
+        { op: 'put', namespace: NS.monitor, key: monitorKey(cid, seq), value: encodeRecord(update) },
+      ]);
+      try {
+        this.#sink?.monitorUpdates(cid, [{ seq, update }]);
+      } catch (e) {
+        this.log.error('monitor sink failed', { error: String(e) });
+      }
+      return true;
+    });
+    chan.queue = run.catch((e: unknown) =>
+      this.log.error('preimage hand-over failed', { channel: chan.id, error: String(e) }),
+    );
+    return run;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Peer messages
 
@@ -511,13 +641,25 @@ export class ChannelManager implements ChannelMessageHandler {
       );
       return;
     }
+    if (msg.type === 'announcement_signatures') {
+      // BOLT 7: handled by the gossip layer (the channel state machine ignores it).
+      await this.#gossipHooks?.announcementSignatures(p, msg);
+      return;
+    }
     if (!cid) return;
     const chan = this.#chans.get(toHex(cid));
     if (!chan || chan.peer !== p) {
       this.log.debug('message for an unknown channel', { peer: p, type: msg.type });
       return;
     }
-    await this.#enqueue(chan, msg as ChannelInput);
+    const done = this.#enqueue(chan, msg as ChannelInput);
+    // Normal-operation messages do not hold up the peer's next message (the channel's queue keeps
+    // their order; failures are logged), so that a burst is processed in one batch (#drain).
+    if (NONBLOCKING.has(msg.type) && chan.inbox.length < MAX_QUEUED_INPUTS) {
+      done.catch(() => undefined);
+      return;
+    }
+    await done;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -537,6 +679,7 @@ export class ChannelManager implements ChannelMessageHandler {
       state,
       monitorSeq: 0,
       queue: Promise.resolve(),
+      inbox: [],
       builtFundingTx: undefined,
       openWaiter: undefined,
       closeWaiters: [],
@@ -582,23 +725,108 @@ export class ChannelManager implements ChannelMessageHandler {
 
   /** Queues `input` on the channel; resolves with the step's effects once they were executed. */
   #enqueue(chan: Chan, input: ChannelInput): Promise<ChannelEffect[]> {
-    const run = chan.queue.then(() => this.#process(chan, input));
-    chan.queue = run.catch((e: unknown) => {
-      this.log.error('channel input failed', { channel: chan.id, input: input.type, error: String(e) });
+    return new Promise<ChannelEffect[]>((resolve, reject) => {
+      chan.inbox.push({ input, resolve, reject });
+      if (chan.inbox.length === 1) chan.queue = chan.queue.then(() => this.#drain(chan));
     });
-    return run;
+  }
+
+  /**
+   * Processes every queued input of a channel, in order. Consecutive steps of a `Normal` or
+   * `Shutdown` channel whose effects are only messages, monitor updates, state persistence and
+   * HTLC notifications share ONE durable store batch: their monitor updates and the latest state
+   * are written first, then their messages leave in order, then their notifications run (holding
+   * messages back until a later write is durable keeps persist-before-send). Any other step runs
+   * alone, as before. Under load this batches a whole commitment round's updates in one fsync.
+   */
+  async #drain(chan: Chan): Promise<void> {
+    const items = chan.inbox;
+    chan.inbox = [];
+    let group: Array<{ item: QueuedInput; effects: ChannelEffect[] }> = [];
+    const fail = (item: QueuedInput, e: unknown) => {
+      this.log.error('channel input failed', { channel: chan.id, input: item.input.type, error: String(e) });
+      item.reject(e);
+    };
+    const flushGroup = async () => {
+      if (group.length === 0) return;
+      const g = group;
+      group = [];
+      const writes: ChannelEffect[] = [];
+      const rest: ChannelEffect[] = [];
+      for (const x of g)
+        for (const e of x.effects)
+          (e.type === 'MonitorUpdate' || e.type === 'PersistChannel' ? writes : rest).push(e);
+      try {
+        const notes = await this.#execute(chan, [...writes, ...rest]);
+        for (const n of notes) n();
+      } catch (e) {
+        for (const x of g) fail(x.item, e);
+        return;
+      }
+      for (const x of g) x.item.resolve(x.effects);
+    };
+    for (const item of items) {
+      const before = chan.state;
+      const beforeData = fundedData(before);
+      let r: ReturnType<typeof step>;
+      try {
+        r = step(before, item.input, this.#ctx(chan));
+      } catch (e) {
+        await flushGroup();
+        fail(item, e);
+        continue;
+      }
+      chan.state = r.state;
+      this.#route(chan);
+      if (groupable(before, beforeData, r.state, r.effects)) {
+        group.push({ item, effects: r.effects });
+        continue;
+      }
+      await flushGroup();
+      try {
+        item.resolve(await this.#afterStep(chan, before.kind, beforeData, r));
+      } catch (e) {
+        fail(item, e);
+      }
+    }
+    await flushGroup();
   }
 
   async #process(chan: Chan, input: ChannelInput): Promise<ChannelEffect[]> {
     const before: string = chan.state.kind;
+    const beforeData = fundedData(chan.state);
     const r = step(chan.state, input, this.#ctx(chan));
     chan.state = r.state;
     this.#route(chan);
+    return this.#afterStep(chan, before, beforeData, r);
+  }
+
+  /** Executes a step's effects and its follow-ups (see {@link ChannelManager.#process}). */
+  async #afterStep(
+    chan: Chan,
+    before: string,
+    beforeData: FundedData | undefined,
+    r: ReturnType<typeof step>,
+  ): Promise<ChannelEffect[]> {
     const notes = await this.#execute(chan, r.effects);
     // Closing → Closed: the state machine does not persist this transition; we do.
     if (before === 'Closing' && r.state.kind === 'Closed') await this.#persistState(chan, []);
     // Notifications run after the step (they may queue further inputs on this channel).
     for (const n of notes) n();
+    const afterData = fundedData(r.state);
+    if (
+      this.#gossipHooks?.channelChanged &&
+      (before !== r.state.kind ||
+        beforeData?.shortChannelId !== afterData?.shortChannelId ||
+        beforeData?.remoteAlias !== afterData?.remoteAlias ||
+        beforeData?.localShutdown !== afterData?.localShutdown)
+    ) {
+      try {
+        this.#gossipHooks.channelChanged(chan.id);
+      } catch (e) {
+        this.log.error('gossip hook failed', { error: String(e) });
+      }
+    }
     return r.effects;
   }
 
@@ -724,6 +952,7 @@ export class ChannelManager implements ChannelMessageHandler {
   ): Promise<void> {
     switch (e.type) {
       case 'SendMessage':
+        countSent(this.stats, e.msg as KnownMessage);
         this.#peers?.sendMessage(chan.peer, e.msg as KnownMessage);
         return;
       case 'BuildFundingTx': {

@@ -1,2 +1,4 @@
-/** Direct-peer payments: BOLT 11 invoices and single-hop BOLT 4 payments ({@link PaymentManager}). */
+/** Payments over the network: BOLT 11 invoices (hold invoices), routed and multi-part payments, keysend, probes ({@link PaymentManager}). */
+export * from './forwarder.js';
 export * from './manager.js';
+export * from './routing.js';

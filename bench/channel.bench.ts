@@ -1,0 +1,585 @@
+/**
+ * Issue 4 "Speed and memory": two `farad node start` processes (built CLI, temp data dirs, SQLite
+ * with WAL + `synchronous=FULL`, i.e. every commit fsynced) on an in-process devnet, one anchors
+ * channel of 10,000,000 sat pushed 50/50, payments A → B.
+ *
+ * - S1: one payment at a time (2,000 payments): payments/s, p50/p99 latency.
+ * - S2: saturated, up to 483 HTLCs in flight for 60 s: payments/s, CPU-seconds and fsyncs per
+ *   payment (both processes), updates and HTLC signatures per `commitment_signed`.
+ * - Memory: RSS of a node idle (one channel); heap per channel state, measured in this process by
+ *   building 1,000 `Normal` channel states with the core state machine (same code the node runs).
+ * - Bytes stored per channel and per payment (SQLite key + value bytes, and pages).
+ *
+ * Payments are started inside the sending node (`POST /v1/dev/paybatch`, `--dev`) as keysend
+ * payments: each is the full protocol (route, onion, update_add_htlc, commitment_signed and
+ * revoke_and_ack both ways, update_fulfill_htlc, every step persisted before its messages leave),
+ * without one HTTP round trip per payment. Headline amount 1,000,000 msat (1,000 sat: a real,
+ * non-dust HTLC output on both commitments, anchors dust limit 546 sat); 1,000 msat (trimmed to
+ * fees, no HTLC output) is reported beside it. Both secp256k1 backends: native (what the CLI
+ * installs) in full, noble (FARAD_SECP=noble) with fewer payments.
+ *
+ * Env: FARAD_BENCH_S1 (payments, default 2000), FARAD_BENCH_S2_SECONDS (default 60),
+ * FARAD_BENCH_NOBLE=0 to skip the noble run.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadNativeSecp256k1 } from '../src/adapters/crypto/native-secp256k1.js';
+import { type Devnet, startDevnet } from '../src/apps/devnet/index.js';
+import {
+  type ChannelKeys,
+  type ChannelState,
+  type CmdOpen,
+  defaultChannelConfig,
+  encodeChannelState,
+  type StepContext,
+  step,
+} from '../src/core/channel/index.js';
+import { sha256 } from '../src/protocol/crypto/hash.js';
+import { nobleBackend, setSecp256k1Backend } from '../src/protocol/crypto/secp256k1.js';
+import { utf8 } from '../src/protocol/encoding/bytes.js';
+import { p2wpkh } from '../src/protocol/tx/script.js';
+import type { Transaction } from '../src/protocol/tx/transaction.js';
+import { decodeMessage, encodeMessage, type KnownMessage } from '../src/protocol/wire/messages.js';
+import type { BenchRow } from './harness.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const GROUP = 'Channel: two nodes, one anchors channel (issue 4)';
+const S1_COUNT = Number(process.env.FARAD_BENCH_S1 ?? 2000);
+const S2_SECONDS = Number(process.env.FARAD_BENCH_S2_SECONDS ?? 60);
+const NON_DUST_MSAT = 1_000_000n;
+const DUST_MSAT = 1_000n;
+/**
+ * Payments kept in flight in S2. A finished payment's HTLC stays on the commitments until its
+ * removal is signed both ways, so 400 payments in flight fill the channel's 483 HTLC slots
+ * without the sender refusing new HTLCs (TOO_MANY_ACCEPTED_HTLCS) at 483.
+ */
+const S2_IN_FLIGHT = Number(process.env.FARAD_BENCH_S2_IN_FLIGHT ?? 400);
+
+// biome-ignore lint/suspicious/noExplicitAny: REST answers are untyped JSON
+type Json = any;
+
+interface Proc {
+  name: string;
+  dir: string;
+  child: ChildProcess;
+  nodeId: string;
+  listen: string;
+  api: string;
+  token: string;
+  log: string[];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = a !== null && typeof a === 'object' ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newest(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+/** Builds dist/ when older than src/ (the daemons run the built CLI). */
+function ensureBuilt(): void {
+  const out = join(root, 'dist', 'apps', 'daemon', 'dev.js');
+  if (existsSync(out) && statSync(out).mtimeMs >= newest(join(root, 'src'))) return;
+  try {
+    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+  } catch (e) {
+    if (!existsSync(out)) throw e;
+  }
+}
+
+/** The CLI the nodes run: a snapshot of bin/ + dist/ (other work may rebuild dist/ meanwhile). */
+let cliBin = join(root, 'bin', 'farad.js');
+
+function snapshotCli(): string {
+  const dir = mkdtempSync(join(root, '.tmp', 'bench-cli-'));
+  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
+  cpSync(join(root, 'bin'), join(dir, 'bin'), { recursive: true });
+  cliBin = join(dir, 'bin', 'farad.js');
+  return dir;
+}
+
+function startNode(name: string, dir: string, args: string[], env: Record<string, string>): Promise<Proc> {
+  return new Promise((resolve, reject) => {
+    const prof = process.env.FARAD_BENCH_PROF;
+    const flags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+    const child = spawn(process.execPath, [...flags, cliBin, 'node', 'start', '--data-dir', dir, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
+    });
+    const log: string[] = [];
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${log.join('')}`)), 30_000);
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      log.push(s);
+      if (log.length > 200) log.shift();
+    });
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      const r = JSON.parse(out.slice(0, nl)) as { node_id: string; listen: string; api: string };
+      const token = readFileSync(join(dir, 'api.token'), 'utf8').trim();
+      resolve({ name, dir, child, nodeId: r.node_id, listen: r.listen, api: r.api, token, log });
+    });
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${c}: ${log.join('')}`));
+    });
+  });
+}
+
+async function api(n: Proc, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Json> {
+  const r = await fetch(`${n.api}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${n.token}`, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const j = (await r.json()) as Json;
+  if (!r.ok) throw new Error(`${n.name} ${path}: ${JSON.stringify(j)}`);
+  return j;
+}
+
+async function until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+interface Stats {
+  cpuUs: number;
+  sysUs: number;
+  rss: number;
+  commits: number;
+  commitmentSigned: number;
+  htlcSignatures: number;
+  updates: number;
+}
+
+async function stats(n: Proc): Promise<Stats> {
+  const s = await api(n, 'GET', '/v1/dev/stats');
+  return {
+    cpuUs: s.cpu_user_us + s.cpu_system_us,
+    sysUs: s.cpu_system_us,
+    rss: s.rss,
+    commits: s.store.commits,
+    commitmentSigned: s.channels.commitmentSigned,
+    htlcSignatures: s.channels.htlcSignatures,
+    updates: s.channels.updates,
+  };
+}
+
+async function storedBytes(n: Proc): Promise<{ total: number; channel: number; pages: number }> {
+  const s = await api(n, 'GET', '/v1/dev/storage');
+  let total = 0;
+  for (const v of Object.values(s.namespaces) as Array<{ bytes: number }>) total += v.bytes;
+  const ch = (s.namespaces.channels?.bytes ?? 0) + (s.namespaces.monitor?.bytes ?? 0);
+  return { total, channel: ch, pages: s.page_bytes };
+}
+
+/** Two nodes with the 50/50 channel, ready to pay. */
+async function setup(d: Devnet, dir: string, secp: 'native' | 'noble'): Promise<{ a: Proc; b: Proc }> {
+  const env = secp === 'noble' ? { FARAD_SECP: 'noble' } : {};
+  const args = async () => [
+    '--network',
+    'regtest',
+    '--listen',
+    `127.0.0.1:${await freePort()}`,
+    '--api',
+    `127.0.0.1:${await freePort()}`,
+    '--bitcoind',
+    d.rpcUrl,
+    '--poll-ms',
+    '250',
+    '--log-level',
+    'error',
+    '--dev',
+    '--accept-keysend',
+  ];
+  const [a, b] = await Promise.all([
+    startNode('A', join(dir, `${secp}-a`), await args(), env),
+    startNode('B', join(dir, `${secp}-b`), await args(), env),
+  ]);
+  const addr = (await api(a, 'POST', '/v1/newaddress', {})).address as string;
+  d.fund(addr, 10_200_000n);
+  d.mine(1);
+  await until(
+    async () => (await api(a, 'GET', '/v1/balance')).onchain.confirmed_sat === '10200000',
+    'A funded',
+  );
+  const [host, port] = [
+    b.listen.slice(0, b.listen.lastIndexOf(':')),
+    Number(b.listen.slice(b.listen.lastIndexOf(':') + 1)),
+  ];
+  await api(a, 'POST', '/v1/connect', { node_id: b.nodeId, host, port });
+  await api(a, 'POST', '/v1/openchannel', {
+    node_id: b.nodeId,
+    amount_sat: '10000000',
+    push_msat: '5000000000',
+    channel_type: 'anchors',
+    private: true,
+  });
+  await sleep(300);
+  d.mine(6);
+  for (const n of [a, b])
+    await until(async () => {
+      const cs = (await api(n, 'GET', '/v1/listchannels')).channels as Json[];
+      return cs.length === 1 && cs[0].state === 'NORMAL' && cs[0].ready && cs[0].active;
+    }, `${n.name} channel ready`);
+  await sleep(500);
+  return { a, b };
+}
+
+async function stop(n: Proc): Promise<void> {
+  if (n.child.exitCode !== null) return;
+  const done = new Promise((r) => n.child.once('exit', r));
+  n.child.kill('SIGTERM');
+  await Promise.race([done, sleep(10_000)]);
+  if (n.child.exitCode === null) n.child.kill('SIGKILL');
+}
+
+interface RunResult {
+  paid: number;
+  failed: number;
+  perSec: number;
+  p50: number;
+  p99: number;
+  cpuPerPay: number;
+  fsyncsPerPay: number;
+  updatesPerSig: number;
+  htlcSigsPerSig: number;
+  bytesPerPay: number;
+  firstError: string | null;
+}
+
+async function run(
+  a: Proc,
+  b: Proc,
+  body: { amount_msat: string; concurrency: number; count?: number; seconds?: number },
+): Promise<RunResult> {
+  const [sa, sb, ba, bb] = await Promise.all([stats(a), stats(b), storedBytes(a), storedBytes(b)]);
+  const r = await api(a, 'POST', '/v1/dev/paybatch', { node_id: b.nodeId, ...body });
+  // Let the last commitment rounds finish before reading the counters.
+  await sleep(300);
+  const [ea, eb, aa, ab] = await Promise.all([stats(a), stats(b), storedBytes(a), storedBytes(b)]);
+  const paid = r.succeeded as number;
+  if (r.failed) console.warn(`${r.failed} payments failed, first: ${r.first_error}`);
+  const d = (k: keyof Stats) => ea[k] - sa[k] + (eb[k] - sb[k]);
+  const sigs = d('commitmentSigned');
+  if (process.env.FARAD_BENCH_VERBOSE)
+    console.warn(
+      `cpu ms/payment: A ${(ea.cpuUs - sa.cpuUs) / 1000 / paid} (sys ${(ea.sysUs - sa.sysUs) / 1000 / paid}), B ${(eb.cpuUs - sb.cpuUs) / 1000 / paid} (sys ${(eb.sysUs - sb.sysUs) / 1000 / paid}); commits A ${ea.commits - sa.commits} B ${eb.commits - sb.commits}`,
+    );
+  return {
+    paid,
+    failed: r.failed,
+    perSec: paid / (r.elapsed_ms / 1000),
+    p50: r.latency_ms.p50,
+    p99: r.latency_ms.p99,
+    cpuPerPay: d('cpuUs') / 1e6 / Math.max(1, paid),
+    fsyncsPerPay: d('commits') / Math.max(1, paid),
+    updatesPerSig: sigs ? d('updates') / sigs : 0,
+    htlcSigsPerSig: sigs ? d('htlcSignatures') / sigs : 0,
+    bytesPerPay: (aa.total - ba.total + (ab.total - bb.total)) / Math.max(1, paid),
+    firstError: r.first_error,
+  };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f0 = (x: number) => Math.round(x).toLocaleString('en-US');
+const ms = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
+
+function s1Row(label: string, r: RunResult, target?: { text: string; ops: number }): BenchRow {
+  return {
+    group: GROUP,
+    name: label,
+    value: `${f0(r.perSec)} payments/s (${r.paid} paid${r.failed ? `, ${r.failed} failed` : ''}), latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms; ${r.fsyncsPerPay.toFixed(1)} fsyncs, ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU per payment (both nodes)`,
+    ...(target ? { target: target.text, met: r.perSec >= target.ops } : {}),
+  };
+}
+
+function s2Row(label: string, r: RunResult, target?: { text: string; ops: number }): BenchRow {
+  return {
+    group: GROUP,
+    name: label,
+    value: `${f0(r.perSec)} payments/s (${r.paid} paid${r.failed ? `, ${r.failed} failed` : ''}); per payment (both nodes): ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU, ${r.fsyncsPerPay.toFixed(2)} fsyncs; ${f1(r.updatesPerSig)} updates and ${f1(r.htlcSigsPerSig)} HTLC signatures per commitment_signed; latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms`,
+    ...(target ? { target: target.text, met: r.perSec >= target.ops } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1,000 channel states in memory (core state machine, this process)
+
+function keysFrom(seed: string): ChannelKeys {
+  const k = (label: string) => sha256(utf8(`${seed}/${label}`));
+  return {
+    fundingPrivkey: k('funding'),
+    revocationBasepointSecret: k('revocation'),
+    paymentBasepointSecret: k('payment'),
+    delayedPaymentBasepointSecret: k('delayed'),
+    htlcBasepointSecret: k('htlc'),
+    perCommitmentSeed: k('seed'),
+  };
+}
+
+/** Opens one channel between two in-memory endpoints up to `Normal`; returns the opener's state. */
+function openInMemory(i: number): ChannelState {
+  const chainHash = sha256(utf8('bench-chain'));
+  const mk = (name: string) => {
+    let counter = 0;
+    const ctx: StepContext = {
+      blockHeight: 1000,
+      keys: keysFrom(`${name}/${i}`),
+      feeratePerKw: 253,
+      randomBytes: (n: number) => sha256(utf8(`${name}/${i}/rand/${counter++}`)).slice(0, n),
+    };
+    const config = defaultChannelConfig(chainHash, p2wpkh(new Uint8Array(33).fill(name === 'a' ? 2 : 3)));
+    return {
+      state: { kind: 'WaitForOpenChannel', config } as ChannelState,
+      ctx,
+      inbox: [] as KnownMessage[],
+    };
+  };
+  const a = mk('a');
+  const b = mk('b');
+  const apply = (p: typeof a, input: Parameters<typeof step>[1]) => {
+    const r = step(p.state, input, p.ctx);
+    p.state = r.state;
+    const other = p === a ? b : a;
+    for (const e of r.effects) {
+      if (e.type === 'SendMessage') other.inbox.push(decodeMessage(encodeMessage(e.msg)) as KnownMessage);
+      if (e.type === 'BuildFundingTx') {
+        const tx: Transaction = {
+          version: 2,
+          inputs: [
+            {
+              txid: sha256(utf8(`coin${i}`)),
+              vout: 0,
+              scriptSig: new Uint8Array(0),
+              sequence: 0xfffffffd,
+              witness: [],
+            },
+          ],
+          outputs: [{ value: e.amountSat, scriptPubKey: e.scriptPubKey }],
+          locktime: 0,
+        };
+        apply(p, { type: 'FundingTxBuilt', tx, outputIndex: 0 });
+      }
+    }
+  };
+  const pump = () => {
+    for (let k = 0; k < 1000 && (a.inbox.length || b.inbox.length); k++) {
+      const m = a.inbox.shift();
+      if (m) apply(a, m);
+      const n = b.inbox.shift();
+      if (n) apply(b, n);
+    }
+  };
+  const open: CmdOpen = {
+    type: 'CmdOpen',
+    fundingSats: 10_000_000n,
+    pushMsat: 5_000_000_000n,
+    channelType: 'anchors_zero_fee_htlc_tx',
+    zeroConf: false,
+    announce: false,
+  };
+  apply(a, open);
+  pump();
+  const scid = (BigInt(200 + i) << 40n) | 1n;
+  apply(a, { type: 'FundingConfirmed', depth: 6, scid });
+  apply(b, { type: 'FundingConfirmed', depth: 6, scid });
+  pump();
+  if (a.state.kind !== 'Normal') throw new Error(`channel ${i} not Normal: ${a.state.kind}`);
+  return a.state;
+}
+
+function heap(): number {
+  const g = (globalThis as { gc?: () => void }).gc;
+  g?.();
+  g?.();
+  return process.memoryUsage().heapUsed;
+}
+
+function thousandChannels(): { perChannelHeap: number; perChannelStored: number; gcExposed: boolean } {
+  try {
+    setSecp256k1Backend(loadNativeSecp256k1());
+  } catch {
+    // noble: slower, same result
+  }
+  openInMemory(0); // warm-up (code, caches)
+  const before = heap();
+  const states: ChannelState[] = [];
+  for (let i = 1; i <= 1000; i++) states.push(openInMemory(i));
+  const after = heap();
+  let stored = 0;
+  for (const s of states) stored += encodeChannelState(s).length;
+  setSecp256k1Backend(nobleBackend);
+  return {
+    perChannelHeap: (after - before) / states.length,
+    perChannelStored: stored / states.length,
+    gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
+  };
+}
+
+/** Latency of one durable SQLite commit (WAL, synchronous=FULL) in `dir`, as the nodes do it (ms). */
+async function commitLatencyMs(dir: string): Promise<number> {
+  const { SqliteStore } = await import('../src/adapters/store/sqlite.js');
+  const s = new SqliteStore(join(dir, 'fsync-probe.db'));
+  const v = new Uint8Array(4000).fill(1);
+  for (let i = 0; i < 20; i++) await s.write('p', `k${i % 10}`, v);
+  const n = 200;
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await s.write('p', `k${i % 10}`, v);
+  const ms = (performance.now() - t) / n;
+  await s.close();
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Method and history, printed under the report's Notes. */
+export const notes: string[] = [
+  'Channel bench (bench/channel.bench.ts): two `farad node start --dev --accept-keysend` processes on an in-process devnet, one anchors channel (10,000,000 sat, 5,000,000,000 msat pushed), keysend payments A → B started inside A by `POST /v1/dev/paybatch` (the full protocol per payment; no HTTP per payment). CPU = user + system time of both processes (process.cpuUsage via `GET /v1/dev/stats`); fsyncs = committed SQLite transactions of both stores (WAL, synchronous=FULL: one fsync each); updates/HTLC signatures per commitment_signed are counted on the messages the channel managers send. Bytes stored = key + value bytes of every namespace (payment records, channel state, monitor updates, events). Memory with 1,000 channels: heap growth when 1,000 Normal channel states built by the core state machine are kept in memory (this process), added to the idle RSS of a node.',
+  "S1 takes ~13 durable commits per payment over the two nodes (sender: HTLC record, commitment; receiver: commitment, revocation, claim, fulfill + commitment; sender: preimage, payment record; both revocations of the removal round; event acknowledgements), each blocking its process's event loop for the fsync, and ~13 ms of CPU over both processes (four commitment_signed/revoke_and_ack exchanges, each persisting the whole channel state as JSON). The fsync latency of this VM's disk varied between 0.02 ms and 3.6 ms per commit during this work (probe row above: at the start of this run).",
+  "History (same machine, native secp256k1): first version S1 12-18 payments/s (p50 40-65 ms, 19 fsyncs per payment), S2 34-39 payments/s (9.7-11 fsyncs per payment, 241 updates per commitment_signed, sender refusing adds at 483 HTLCs). Group commit in the SQLite store (batches of one event-loop turn share a transaction) + per-channel input batching in the channel manager (consecutive Normal-state steps share one durable write; HTLC messages no longer block the peer's next message) + one write for fulfill+sign and for the HTLC id + commitment: S1 17-27/s with 12.9 fsyncs per payment, S2 172-384/s with 0.06-0.13 fsyncs per payment. Linear `reduce` (indexed HTLC removal instead of a search + copy per removal) and dust-exposure projections only for trimmed HTLCs: see the figures above.",
+];
+
+export default async function channelBench(): Promise<BenchRow[]> {
+  ensureBuilt();
+  mkdirSync(join(root, '.tmp'), { recursive: true });
+  const cliDir = snapshotCli();
+  const rows: BenchRow[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'farad-bench-'));
+  const d = await startDevnet();
+  d.mine(101);
+  const procs: Proc[] = [];
+  try {
+    const fsyncMs = await commitLatencyMs(dir);
+    rows.push({
+      group: GROUP,
+      name: 'durable SQLite commit on this disk (WAL, synchronous=FULL, 4 KB value)',
+      value: `${fsyncMs.toFixed(2)} ms per commit`,
+    });
+    // ---- native secp256k1 (what `farad node start` installs)
+    {
+      const { a, b } = await setup(d, dir, 'native');
+      procs.push(a, b);
+      const [ia, ib] = await Promise.all([stats(a), stats(b)]);
+      const [ca, cb] = await Promise.all([storedBytes(a), storedBytes(b)]);
+      await sleep(3000);
+      const [ja, jb] = await Promise.all([stats(a), stats(b)]);
+      const idleCpu = (ja.cpuUs - ia.cpuUs + (jb.cpuUs - ib.cpuUs)) / 2 / 3e6;
+      const s1 = await run(a, b, { amount_msat: NON_DUST_MSAT.toString(), concurrency: 1, count: S1_COUNT });
+      rows.push(
+        s1Row(`S1 native: one payment at a time, ${S1_COUNT} × 1,000 sat (non-dust HTLC)`, s1, {
+          text: '>= 200 payments/s',
+          ops: 200,
+        }),
+      );
+      const s1d = await run(a, b, {
+        amount_msat: DUST_MSAT.toString(),
+        concurrency: 1,
+        count: Math.min(300, S1_COUNT),
+      });
+      rows.push(
+        s1Row(
+          `S1 native: one payment at a time, ${Math.min(300, S1_COUNT)} × 1,000 msat (trimmed HTLC)`,
+          s1d,
+        ),
+      );
+      const s2 = await run(a, b, {
+        amount_msat: NON_DUST_MSAT.toString(),
+        concurrency: S2_IN_FLIGHT,
+        seconds: S2_SECONDS,
+      });
+      rows.push(
+        s2Row(`S2 native: saturated, up to 483 HTLCs in flight, ${S2_SECONDS} s, 1,000 sat`, s2, {
+          text: '>= 1,000 payments/s',
+          ops: 1000,
+        }),
+      );
+      const [fa, fb] = await Promise.all([stats(a), stats(b)]);
+      rows.push({
+        group: GROUP,
+        name: 'memory per node (RSS)',
+        value: `idle CPU ${(idleCpu * 100).toFixed(1)}% of a core per node (chain polled every 250 ms); idle with one channel: A ${f1(ia.rss / 2 ** 20)} MiB, B ${f1(ib.rss / 2 ** 20)} MiB; after the runs: A ${f1(fa.rss / 2 ** 20)} MiB, B ${f1(fb.rss / 2 ** 20)} MiB`,
+      });
+      const total = s1.paid + s1d.paid + s2.paid;
+      const [ea, eb] = await Promise.all([storedBytes(a), storedBytes(b)]);
+      rows.push({
+        group: GROUP,
+        name: 'bytes stored',
+        value: `per channel (state + monitor updates, after open): A ${f0(ca.channel)} B, B ${f0(cb.channel)} B; per payment (both nodes, all namespaces, key + value bytes): ${f0((ea.total - ca.total + (eb.total - cb.total)) / Math.max(1, total))} B; database files after ${f0(total)} payments: A ${f1(ea.pages / 2 ** 20)} MiB, B ${f1(eb.pages / 2 ** 20)} MiB`,
+      });
+      await Promise.all([stop(a), stop(b)]);
+    }
+    // ---- pure-JS noble
+    if (process.env.FARAD_BENCH_NOBLE !== '0') {
+      const { a, b } = await setup(d, dir, 'noble');
+      procs.push(a, b);
+      const n1 = Math.max(20, Math.min(100, Math.floor(S1_COUNT / 20)));
+      const s1 = await run(a, b, { amount_msat: NON_DUST_MSAT.toString(), concurrency: 1, count: n1 });
+      rows.push(s1Row(`S1 noble: one payment at a time, ${n1} × 1,000 sat`, s1));
+      const secs = Math.min(15, S2_SECONDS);
+      const s2 = await run(a, b, {
+        amount_msat: NON_DUST_MSAT.toString(),
+        concurrency: S2_IN_FLIGHT,
+        seconds: secs,
+      });
+      rows.push(s2Row(`S2 noble: saturated, up to 483 HTLCs in flight, ${secs} s, 1,000 sat`, s2));
+      await Promise.all([stop(a), stop(b)]);
+    }
+    const m = thousandChannels();
+    rows.push({
+      group: GROUP,
+      name: 'memory with 1,000 channels',
+      value: `${f1(m.perChannelHeap / 1024)} KiB heap per Normal channel state (1,000 states built in-process with the core state machine${m.gcExposed ? '' : ', no --expose-gc: approximate'}) → ~${f1((m.perChannelHeap * 1000) / 2 ** 20)} MiB per 1,000 channels on top of the idle node; encoded state ${f0(m.perChannelStored)} B per channel`,
+    });
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(cliDir, { recursive: true, force: true });
+  }
+  return rows;
+}

@@ -1,0 +1,157 @@
+/**
+ * Development routes of the REST API, registered only with `farad node start --dev` (for the
+ * channel benchmark, bench/channel.bench.ts). Same bearer token as every other route.
+ *
+ * - `GET /v1/dev/stats` → process CPU time (µs) and memory (bytes), the store's write counters
+ *   (SQLite commits = fsyncs of the WAL), the channel manager's message counters
+ *   (`commitment_signed`, HTLC signatures, `update_*`, `revoke_and_ack` sent) and the payments
+ *   in memory.
+ * - `GET /v1/dev/storage` → bytes and keys stored per namespace, database size.
+ * - `POST /v1/dev/paybatch {node_id, amount_msat, concurrency, count?, seconds?}` → keysend
+ *   payments to `node_id`, at most `concurrency` in flight, until `count` were made or `seconds`
+ *   passed; each one is a full payment (route, onion, `update_add_htlc`, commitment rounds both
+ *   ways, fulfill, records persisted) started from inside the node, so no HTTP round trip per
+ *   payment is measured. Returns successes, failures, elapsed time and latency percentiles.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { SqliteStore } from '../../adapters/store/sqlite.js';
+import { FaradError } from '../../protocol/errors.js';
+import type { FaradNode } from './node.js';
+
+/** A refused dev request (code `INVALID_REQUEST`). */
+class DevRequestError extends FaradError {
+  override name = 'RequestError';
+}
+
+const paybatch = z
+  .object({
+    node_id: z.string().regex(/^0[23][0-9a-fA-F]{64}$/),
+    amount_msat: z.union([z.string().regex(/^\d{1,19}$/), z.number().int().positive()]),
+    concurrency: z.number().int().min(1).max(1000),
+    count: z.number().int().min(1).optional(),
+    seconds: z.number().positive().max(3600).optional(),
+  })
+  .strict();
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs a payment load (see the module documentation). */
+export async function payBatch(
+  node: FaradNode,
+  o: { nodeId: string; amountMsat: bigint; concurrency: number; count?: number; seconds?: number },
+): Promise<{
+  succeeded: number;
+  failed: number;
+  elapsedMs: number;
+  latencyMs: { p50: number; p99: number; max: number; mean: number };
+  firstError: string | undefined;
+}> {
+  const lat: number[] = [];
+  let succeeded = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  let started = 0;
+  const t0 = performance.now();
+  const end = o.seconds === undefined ? Number.POSITIVE_INFINITY : t0 + o.seconds * 1000;
+  // After a refused payment (e.g. the channel's 483 HTLC slots are full, some of them held by
+  // HTLCs being removed) a worker waits for the next success (at most 1 s) before trying again.
+  const sleepers: Array<() => void> = [];
+  const backOff = () =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, 1000);
+      sleepers.push(() => {
+        clearTimeout(t);
+        r();
+      });
+    });
+  const more = () => (o.count === undefined || started < o.count) && performance.now() < end;
+  const worker = async () => {
+    while (more()) {
+      started++;
+      const s = performance.now();
+      try {
+        const r = await node.payments.keysend(o.nodeId, o.amountMsat);
+        if (r.status === 'succeeded') {
+          succeeded++;
+          lat.push(performance.now() - s);
+          sleepers.shift()?.();
+        } else {
+          failed++;
+          firstError ??= r.failureReason ?? r.status;
+          await backOff();
+        }
+      } catch (e) {
+        failed++;
+        firstError ??= e instanceof Error ? e.message : String(e);
+        if (failed > 50 && succeeded === 0) return;
+        await backOff();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  const elapsedMs = performance.now() - t0;
+  lat.sort((a, b) => a - b);
+  return {
+    succeeded,
+    failed,
+    elapsedMs,
+    latencyMs: {
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      max: lat[lat.length - 1] ?? 0,
+      mean: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0,
+    },
+    firstError,
+  };
+}
+
+/** Registers the `/v1/dev` routes on the API server. */
+export function registerDevRoutes(app: FastifyInstance, node: FaradNode): void {
+  app.get('/v1/dev/stats', async () => {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    const store = node.store instanceof SqliteStore ? node.store.stats : undefined;
+    return {
+      pid: process.pid,
+      cpu_user_us: cpu.user,
+      cpu_system_us: cpu.system,
+      rss: mem.rss,
+      heap_used: mem.heapUsed,
+      external: mem.external,
+      store: store ?? null,
+      channels: node.channels.stats,
+      payments: node.payments.listPayments().length,
+    };
+  });
+
+  app.get('/v1/dev/storage', async () => {
+    if (!(node.store instanceof SqliteStore)) return { namespaces: {}, page_bytes: 0 };
+    const u = node.store.usage();
+    return { namespaces: u.namespaces, page_bytes: u.pageBytes };
+  });
+
+  app.post('/v1/dev/paybatch', async (req) => {
+    const r = paybatch.safeParse(req.body ?? {});
+    if (!r.success)
+      throw new DevRequestError('INVALID_REQUEST', r.error.issues[0]?.message ?? 'invalid request');
+    const b = r.data;
+    const out = await payBatch(node, {
+      nodeId: b.node_id.toLowerCase(),
+      amountMsat: BigInt(b.amount_msat),
+      concurrency: b.concurrency,
+      ...(b.count !== undefined ? { count: b.count } : {}),
+      ...(b.seconds !== undefined ? { seconds: b.seconds } : {}),
+    });
+    return {
+      succeeded: out.succeeded,
+      failed: out.failed,
+      elapsed_ms: out.elapsedMs,
+      latency_ms: out.latencyMs,
+      first_error: out.firstError ?? null,
+    };
+  });
+}
