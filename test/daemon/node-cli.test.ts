@@ -422,6 +422,14 @@ describe('farad node daemon driven by the CLI', () => {
   });
 
   it('closechannel --force: the commitment confirms and both monitors sweep their outputs to the wallets', async () => {
+    // The static channel is the only one left open, so this payment gives A a balance on it
+    // (earlier payments may have used either channel): both sides then have an output to sweep.
+    const inv = await ok('invoice', '5000000', '--description', 'before the force close', ...dd(a));
+    expect((await ok('pay', inv.bolt11, ...dd(b))).status).toBe('succeeded');
+    await until(async () => {
+      const [x, y] = await Promise.all([channel(a, staticId), channel(b, staticId)]);
+      return x.pending_htlcs === 0 && y.pending_htlcs === 0 && x.local_msat === y.remote_msat && x;
+    }, 'static channel settled');
     const [ca, cb, ba, bb] = await Promise.all([
       channel(a, staticId),
       channel(b, staticId),

@@ -27,7 +27,6 @@ import {
   prng,
   runSeed,
   settledAgreement,
-  sleep,
   until,
   walletTotal,
 } from './harness.js';
@@ -63,12 +62,21 @@ afterAll(async () => {
   await e?.close();
 });
 
-/** Pays jobs with `concurrency` workers until `stopped()`; every outcome (even an error) is ignored. */
-function run(jobs: Job[], concurrency: number, stopped: () => boolean): Promise<void> {
+/**
+ * Pays jobs with `concurrency` workers until `stopped()`; every outcome (even an error) is
+ * ignored. `progress.started` counts the jobs handed to a worker so far.
+ */
+function run(
+  jobs: Job[],
+  concurrency: number,
+  stopped: () => boolean,
+  progress: { started: number },
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (!stopped()) {
       const j = jobs[next++];
+      progress.started = Math.min(next, jobs.length);
       if (!j) return;
       await api(j.from, 'POST', 'pay', { bolt11: j.bolt11 }).catch(() => undefined);
     }
@@ -80,18 +88,23 @@ describe('SIGKILL at random points during a payment stream, then restart', () =>
   for (let round = 1; round <= 3; round++) {
     it(`round ${round}: balances consistent on both sides, no payment lost`, async () => {
       const victim = rand() < 0.5 ? a : b;
-      const delayMs = 200 + Math.floor(rand() * 1800);
+      // The kill point is a seeded number of started payments (not a time), so it always falls
+      // inside the stream whatever the machine's load.
+      const killAt = 20 + Math.floor(rand() * 230);
       const ab = await makeJobs(a, b, 150, rand);
       const ba = await makeJobs(b, a, 150, rand);
       const jobs: Job[] = [];
       for (let i = 0; i < 150; i++) jobs.push(ab[i]!, ba[i]!);
       let killed = false;
-      const streaming = run(jobs, 10, () => killed);
-      await sleep(delayMs);
+      const progress = { started: 0 };
+      const streaming = run(jobs, 10, () => killed, progress);
+      await until(async () => progress.started >= killAt, 'the stream to reach the kill point', 120_000);
       const inFlight = (await channel(victim === a ? b : a, id)).pending_htlcs;
       await e.kill(victim);
       killed = true;
-      console.log(`round ${round}: SIGKILL ${victim.name} after ${delayMs} ms (${inFlight} HTLCs in flight)`);
+      console.log(
+        `round ${round}: SIGKILL ${victim.name} after ${killAt} started payments (${inFlight} HTLCs in flight)`,
+      );
       const survivor = victim === a ? b : a;
       await until(
         async () => !(await channel(survivor, id)).active,
