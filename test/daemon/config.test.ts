@@ -68,12 +68,22 @@ describe('node start configuration', () => {
       { ...base, logLevel: 'loud' },
       { ...base, api: '0.0.0.0:8080' },
       { ...base, api: '192.168.1.2:8080' },
+      { ...base, gossipFlushMs: '50' },
+      { ...base, feeBaseMsat: '-1' },
+      { ...base, feePpm: '1.5' },
+      { ...base, cltvDelta: '17' },
     ];
     for (const c of cases) {
       const e = configError(c);
       expect(e.code).toBe('CONFIG_INVALID');
       expect(e.message).not.toContain('\n');
     }
+  });
+
+  it('takes the gossip period and the forwarding policy', () => {
+    expect(
+      parseNodeConfig({ ...base, gossipFlushMs: '200', feeBaseMsat: '0', feePpm: '250', cltvDelta: '40' }),
+    ).toMatchObject({ gossipFlushMs: 200, feeBaseMsat: 0, feePpm: 250, cltvDelta: 40 });
   });
 
   it('binds the API off loopback only with --api-allow-remote', () => {

@@ -20,6 +20,8 @@ let d: E2ENode;
 let ab: string;
 let bc: string;
 let cd: string;
+/** A private channel C→B (never in anyone's graph; B's invoices carry a route hint for it). */
+let cbPrivate: string;
 
 const GOSSIP = ['--gossip-flush-ms', '200'];
 const POLICY_B = { base: 1000, ppm: 100, cltv: 40 };
@@ -61,11 +63,15 @@ beforeAll(async () => {
   ab = await open(a, b);
   bc = await open(b, c);
   cd = await open(c, d);
+  cbPrivate = (
+    await api(c, 'POST', 'openchannel', { node_id: b.nodeId, amount_sat: '300000', private: true })
+  ).channel_id;
   e.d.mine(6); // BOLT 7: announced after 6 confirmations
   for (const [x, y, id] of [
     [a, b, ab],
     [b, c, bc],
     [c, d, cd],
+    [c, b, cbPrivate],
   ] as const) {
     await waitNormal(x, id);
     await waitNormal(y, id);
@@ -132,6 +138,27 @@ describe('four node processes in a line: gossip, routes, forwarding', () => {
 
   let route: Json;
   const AMOUNT = 100_000_000n;
+
+  it("a node with a private channel puts a route hint for it in its invoices (the peer's policy)", async () => {
+    // Until C's channel_update for it arrives, B uses its own policy in the hint.
+    const dec = await until(async () => {
+      const inv = await ok('invoice', '1000', ...dd(b));
+      const x = await ok('decode', inv.bolt11);
+      return x.route_hints[0]?.[0]?.fee_base_msat === POLICY_C.base ? x : undefined;
+    }, "B's invoice carries C's policy in its hint");
+    expect(dec.route_hints).toHaveLength(1);
+    const [hop] = dec.route_hints[0];
+    expect(hop).toMatchObject({
+      pubkey: c.nodeId,
+      fee_base_msat: POLICY_C.base,
+      fee_proportional_millionths: POLICY_C.ppm,
+      cltv_expiry_delta: POLICY_C.cltv,
+    });
+    // The hint is not a channel of the graph (private), and D (only public channels) gives none.
+    expect((graph.channels as Json[]).map((x) => x.short_channel_id)).not.toContain(hop.short_channel_id);
+    const invD = await ok('invoice', '1000', ...dd(d));
+    expect((await ok('decode', invD.bolt11)).route_hints).toEqual([]);
+  }, 30_000);
 
   it('queryroutes A→D: 3 hops with fees and expiries from the announced policies', async () => {
     route = (await ok('queryroutes', d.nodeId, AMOUNT.toString(), ...dd(a))).route;

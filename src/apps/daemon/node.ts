@@ -14,8 +14,14 @@
  *    that first poll).
  * 3. The BOLT 5 chain monitor ({@link ChainMonitorManager}) is the channel manager's monitor sink
  *    and is attached to the channel and payment managers.
- * 4. `pay.load()`, `cm.start(pm)`, `monitor.start()`, `pay.recover()`, then listen, reconnect
- *    to the stored peers (persistent, with backoff), and poll the chain on a timer.
+ * 4. `pay.load()`, `cm.start(pm)`, `gossip.start(pm)`, `monitor.start()`, `pay.recover()`, then
+ *    listen, reconnect to the stored peers (persistent, with backoff), and poll the chain on a timer.
+ * 5. Network payments (issue 6): one {@link NetworkGraph} (loaded from the gossip store) is shared
+ *    by the {@link GossipManager} (BOLT 7; the PeerManager's gossip handler, our channels'
+ *    `channel_update`s carry the forwarding policy) and the PaymentManager's router; the
+ *    {@link ForwardingManager} (BOLT 4) attaches to the PaymentManager. Invoices carry route
+ *    hints for our private channels. On stop, gossip is stopped (graph saved) before the store
+ *    closes.
  *
  * Peers connected through {@link FaradNode.connect} are stored (namespace `daemon-peers`) and
  * reconnected on every start. Node events are logged and acknowledged.
