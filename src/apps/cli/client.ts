@@ -4,8 +4,9 @@
  * (`--api` with `--data-dir` takes the token from the data dir).
  */
 import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { dataDirPaths, readApiAccess } from '../daemon/datadir.js';
-import { CliError, EXIT_USAGE } from './output.js';
+import { CliError, EXIT_USAGE, jsonUsageErrors } from './output.js';
 
 /** Where the API is and how to authenticate. */
 export interface ApiAccess {
@@ -96,4 +97,19 @@ export async function callApi(
     );
   }
   return json as Record<string, unknown>;
+}
+
+/** Adds the API access options (`--data-dir`, or `--api` + `--token`) and JSON usage errors to `cmd`. */
+export function withAccess(cmd: Command): Command {
+  return jsonUsageErrors(
+    cmd
+      .option('--data-dir <dir>', 'data directory of the running node')
+      .option('--api <url>', 'node API URL (instead of --data-dir)')
+      .option('--token <token>', 'API token (with --api)'),
+  );
+}
+
+/** A non-negative integer option value as a number when it is one, else the raw text (the API rejects it). */
+export function intOrRaw(v: string): number | string {
+  return /^\d{1,15}$/.test(v) ? Number(v) : v;
 }

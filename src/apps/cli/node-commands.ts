@@ -20,23 +20,8 @@
  * Argument values are passed to the API as given; the API validates them (typed 400 errors).
  */
 import type { Command } from 'commander';
-import { type AccessOptions, callApi, resolveAccess } from './client.js';
-import { action, CliError, jsonUsageErrors, printJson } from './output.js';
-
-/** Adds the API access options to `cmd`. */
-function withAccess(cmd: Command): Command {
-  return jsonUsageErrors(
-    cmd
-      .option('--data-dir <dir>', 'data directory of the running node')
-      .option('--api <url>', 'node API URL (instead of --data-dir)')
-      .option('--token <token>', 'API token (with --api)'),
-  );
-}
-
-/** A non-negative integer option value as a number when it is one, else the raw text (the API rejects it). */
-function intOrRaw(v: string): number | string {
-  return /^\d{1,15}$/.test(v) ? Number(v) : v;
-}
+import { type AccessOptions, callApi, intOrRaw, resolveAccess, withAccess } from './client.js';
+import { action, CliError, printJson } from './output.js';
 
 /** Registers the node commands on the `farad` program. */
 export function registerNodeCommands(program: Command): void {

@@ -13,22 +13,8 @@
  * Same access options and output conventions as ./node-commands.ts.
  */
 import type { Command } from 'commander';
-import { type AccessOptions, callApi, resolveAccess } from './client.js';
-import { action, jsonUsageErrors, printJson } from './output.js';
-
-function withAccess(cmd: Command): Command {
-  return jsonUsageErrors(
-    cmd
-      .option('--data-dir <dir>', 'data directory of the running node')
-      .option('--api <url>', 'node API URL (instead of --data-dir)')
-      .option('--token <token>', 'API token (with --api)'),
-  );
-}
-
-/** A non-negative integer as a number when it is one, else the raw text (the API rejects it). */
-function intOrRaw(v: string): number | string {
-  return /^\d{1,15}$/.test(v) ? Number(v) : v;
-}
+import { type AccessOptions, callApi, intOrRaw, resolveAccess, withAccess } from './client.js';
+import { action, printJson } from './output.js';
 
 /** Registers the operator commands on the `farad` program. */
 export function registerOpsCommands(program: Command): void {

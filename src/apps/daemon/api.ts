@@ -40,27 +40,9 @@ import { balanceJson, channelJson, infoJson, invoiceJson, paymentJson } from './
 import { registerNetworkRoutes } from './network.js';
 import type { FaradNode } from './node.js';
 import { channelFeerate, registerOpsRoutes } from './ops.js';
+import { amount, nodeId, RequestError } from './schemas.js';
 
-/** A 400 for a request that does not match its schema (code `INVALID_REQUEST`). */
-export class RequestError extends FaradError {
-  override name = 'RequestError';
-}
 
-const MAX_U64 = (1n << 64n) - 1n;
-
-/** A non-negative amount: decimal string (or JSON safe integer) → bigint below 2^64. */
-const amount = z
-  .union([z.string().regex(/^\d{1,20}$/, 'must be a decimal integer'), z.number().int().nonnegative()])
-  .transform((v, ctx) => {
-    const n = BigInt(v);
-    if (n > MAX_U64) {
-      ctx.addIssue({ code: 'custom', message: 'too large' });
-      return z.NEVER;
-    }
-    return n;
-  });
-
-const nodeId = z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a 33-byte hex node id');
 const channelId = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte hex channel id');
 
 const PEER_RE = /^(0[23][0-9a-fA-F]{64})@(?:\[([^\]]+)\]|([^:@[\]]+)):(\d{1,5})$/;

@@ -23,27 +23,14 @@ import type { ForwardInfo } from '../../node/forwarding/index.js';
 import { toHex } from '../../protocol/encoding/bytes.js';
 import { FaradError } from '../../protocol/errors.js';
 import { formatShortChannelId } from '../../protocol/invoice/index.js';
-import { RequestError } from './api.js';
 import { paymentJson } from './json.js';
 import type { FaradNode } from './node.js';
+import { amount, nodeId, RequestError } from './schemas.js';
 
 /** A route query without an answer (code `NO_ROUTE`). */
 export class RouteQueryError extends FaradError {
   override name = 'RouteQueryError';
 }
-
-const MAX_U64 = (1n << 64n) - 1n;
-const amount = z
-  .union([z.string().regex(/^\d{1,20}$/, 'must be a decimal integer'), z.number().int().nonnegative()])
-  .transform((v, ctx) => {
-    const n = BigInt(v);
-    if (n > MAX_U64) {
-      ctx.addIssue({ code: 'custom', message: 'too large' });
-      return z.NEVER;
-    }
-    return n;
-  });
-const nodeId = z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a 33-byte hex node id');
 
 const schemas = {
   keysend: z.object({ node_id: nodeId, amount_msat: amount, max_fee_msat: amount.optional() }).strict(),

@@ -21,28 +21,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { fundedData } from '../../node/channels/index.js';
 import { FaradError } from '../../protocol/errors.js';
-import { RequestError } from './api.js';
 import { invoiceJson } from './json.js';
 import type { FaradNode } from './node.js';
+import { amount, hex32, nodeId, RequestError } from './schemas.js';
 
 /** A refused operator request: `PEER_NOT_FOUND`, `CHANNEL_COMMAND_REJECTED`. */
 export class OpsError extends FaradError {
   override name = 'OpsError';
 }
-
-const MAX_U64 = (1n << 64n) - 1n;
-const amount = z
-  .union([z.string().regex(/^\d{1,20}$/, 'must be a decimal integer'), z.number().int().nonnegative()])
-  .transform((v, ctx) => {
-    const n = BigInt(v);
-    if (n > MAX_U64) {
-      ctx.addIssue({ code: 'custom', message: 'too large' });
-      return z.NEVER;
-    }
-    return n;
-  });
-const hex32 = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 32 bytes of hex');
-const nodeId = z.string().regex(/^0[23][0-9a-fA-F]{64}$/, 'must be a 33-byte hex node id');
 
 const schemas = {
   updatefee: z
