@@ -42,7 +42,6 @@ import type { FaradNode } from './node.js';
 import { channelFeerate, registerOpsRoutes } from './ops.js';
 import { amount, nodeId, RequestError } from './schemas.js';
 
-
 const channelId = z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a 32-byte hex channel id');
 
 const PEER_RE = /^(0[23][0-9a-fA-F]{64})@(?:\[([^\]]+)\]|([^:@[\]]+)):(\d{1,5})$/;
