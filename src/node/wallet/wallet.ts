@@ -231,7 +231,18 @@ export class OnchainWallet {
 
   /** Pays `amount` sats to `address`. */
   async send(req: SendRequest): Promise<WalletTxResult> {
-    const script = this.#parseAddress(req.address);
+    const p = await this.#plan(this.#parseAddress(req.address), req);
+    return this.#signAndBroadcast(p.inputs, p.outputs, p.changeVout);
+  }
+
+  /**
+   * Coin selection for one payment of `req.amount` to `script` (output 0) with change back to
+   * the wallet (output 1, when above dust). Throws DustOutputError / InsufficientFundsError.
+   */
+  async #plan(
+    script: Uint8Array,
+    req: { amount: bigint; feeRate?: bigint; target?: number; allowReserve?: boolean },
+  ): Promise<{ inputs: WalletUtxo[]; outputs: TxOut[]; changeVout: number | undefined }> {
     const dust = dustLimit(script);
     if (req.amount < dust) throw new DustOutputError(req.amount, dust);
     const feeRate = await this.#feeRate(req.feeRate, req.target);
@@ -248,8 +259,11 @@ export class OnchainWallet {
     const outputs: TxOut[] = [{ value: req.amount, scriptPubKey: script }];
     if (sel.change > 0n) outputs.push({ value: sel.change, scriptPubKey: change.script });
     const byId = new Map(coins.map((u) => [`${u.txid}:${u.vout}`, u]));
-    const inputs = sel.coins.map((c) => byId.get(c.id)!);
-    return this.#signAndBroadcast(inputs, outputs, sel.change > 0n ? 1 : undefined);
+    return {
+      inputs: sel.coins.map((c) => byId.get(c.id)!),
+      outputs,
+      changeVout: sel.change > 0n ? 1 : undefined,
+    };
   }
 
   /**
@@ -266,25 +280,8 @@ export class OnchainWallet {
     target?: number;
     allowReserve?: boolean;
   }): Promise<WalletTxResult & { outputIndex: number }> {
-    const script = req.scriptPubKey;
-    const dust = dustLimit(script);
-    if (req.amount < dust) throw new DustOutputError(req.amount, dust);
-    const feeRate = await this.#feeRate(req.feeRate, req.target);
-    const coins = this.#spendable(req.allowReserve ?? false);
-    const change = this.#changeKey();
-    const sel = selectCoins({
-      coins: coins.map(toCoin),
-      target: req.amount,
-      baseWeight: txBaseWeight(Math.max(1, coins.length), [script.length]),
-      feeRate,
-      changeWeight: outputWeight(change.script.length),
-      changeDustLimit: dustLimit(change.script),
-    });
-    const outputs: TxOut[] = [{ value: req.amount, scriptPubKey: script }];
-    if (sel.change > 0n) outputs.push({ value: sel.change, scriptPubKey: change.script });
-    const byId = new Map(coins.map((u) => [`${u.txid}:${u.vout}`, u]));
-    const inputs = sel.coins.map((c) => byId.get(c.id)!);
-    const res = this.#sign(inputs, outputs, sel.change > 0n ? 1 : undefined);
+    const { inputs, outputs, changeVout } = await this.#plan(req.scriptPubKey, req);
+    const res = this.#sign(inputs, outputs, changeVout);
     for (const u of inputs) this.#locked.add(`${u.txid}:${u.vout}`);
     return { ...res, outputIndex: 0 };
   }
