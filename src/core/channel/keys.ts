@@ -67,6 +67,38 @@ export function htlcPrivkey(keys: ChannelKeys, p: ChannelParams, point: Uint8Arr
   return derivePrivkey(keys.htlcBasepointSecret, point, p.local.htlcBasepoint);
 }
 
+/**
+ * Builds the commitment transaction number `index` owned by `owner` for `spec` (seen from the
+ * owner's point of view): its funding key first, its dust limit, the OTHER side's to_self_delay
+ * on its to_local output, and the keys derived from the owner's per-commitment `point`.
+ */
+function buildCommitTxOf(
+  owner: 'local' | 'remote',
+  p: ChannelParams,
+  index: number,
+  spec: CommitmentSpec,
+  point: Uint8Array,
+): CommitmentTx {
+  const [own, other] = owner === 'local' ? [p.local, p.remote] : [p.remote, p.local];
+  return buildCommitmentTx({
+    channelType: p.channelType,
+    fundingOutpoint: { txid: p.fundingTxid, vout: p.fundingOutputIndex },
+    fundingAmountSat: p.fundingAmountSat,
+    localFundingPubkey: own.fundingPubkey,
+    remoteFundingPubkey: other.fundingPubkey,
+    commitmentNumber: index,
+    obscuringFactor: p.obscuringFactor,
+    localIsOpener: owner === 'local' ? p.isOpener : !p.isOpener,
+    toLocalMsat: spec.toLocalMsat,
+    toRemoteMsat: spec.toRemoteMsat,
+    feeratePerKw: spec.feeratePerKw,
+    dustLimitSat: own.dustLimitSat,
+    toSelfDelay: other.toSelfDelay,
+    keys: owner === 'local' ? localCommitmentKeys(p, point) : remoteCommitmentKeys(p, point),
+    htlcs: spec.htlcs,
+  });
+}
+
 /** Builds OUR commitment transaction number `index` for `spec` (our point of view). */
 export function buildLocalCommitTx(
   p: ChannelParams,
@@ -74,23 +106,7 @@ export function buildLocalCommitTx(
   spec: CommitmentSpec,
   point: Uint8Array,
 ): CommitmentTx {
-  return buildCommitmentTx({
-    channelType: p.channelType,
-    fundingOutpoint: { txid: p.fundingTxid, vout: p.fundingOutputIndex },
-    fundingAmountSat: p.fundingAmountSat,
-    localFundingPubkey: p.local.fundingPubkey,
-    remoteFundingPubkey: p.remote.fundingPubkey,
-    commitmentNumber: index,
-    obscuringFactor: p.obscuringFactor,
-    localIsOpener: p.isOpener,
-    toLocalMsat: spec.toLocalMsat,
-    toRemoteMsat: spec.toRemoteMsat,
-    feeratePerKw: spec.feeratePerKw,
-    dustLimitSat: p.local.dustLimitSat,
-    toSelfDelay: p.remote.toSelfDelay,
-    keys: localCommitmentKeys(p, point),
-    htlcs: spec.htlcs,
-  });
+  return buildCommitTxOf('local', p, index, spec, point);
 }
 
 /** Builds the PEER's commitment transaction number `index` for `spec` (the peer's point of view). */
@@ -100,21 +116,5 @@ export function buildRemoteCommitTx(
   spec: CommitmentSpec,
   point: Uint8Array,
 ): CommitmentTx {
-  return buildCommitmentTx({
-    channelType: p.channelType,
-    fundingOutpoint: { txid: p.fundingTxid, vout: p.fundingOutputIndex },
-    fundingAmountSat: p.fundingAmountSat,
-    localFundingPubkey: p.remote.fundingPubkey,
-    remoteFundingPubkey: p.local.fundingPubkey,
-    commitmentNumber: index,
-    obscuringFactor: p.obscuringFactor,
-    localIsOpener: !p.isOpener,
-    toLocalMsat: spec.toLocalMsat,
-    toRemoteMsat: spec.toRemoteMsat,
-    feeratePerKw: spec.feeratePerKw,
-    dustLimitSat: p.remote.dustLimitSat,
-    toSelfDelay: p.local.toSelfDelay,
-    keys: remoteCommitmentKeys(p, point),
-    htlcs: spec.htlcs,
-  });
+  return buildCommitTxOf('remote', p, index, spec, point);
 }
