@@ -179,7 +179,7 @@ export async function waitFor(
 }
 
 /** Polls the nodes' chain views and waits until channel runtimes and monitors are idle (twice). */
-export async function settle(...nodes: MNode[]): Promise<void> {
+export async function settle(...nodes: Pick<MNode, 'chain' | 'cm' | 'mon'>[]): Promise<void> {
   for (let k = 0; k < 2; k++) {
     for (const n of nodes) await n.chain.poll();
     for (const n of nodes) {
@@ -189,13 +189,21 @@ export async function settle(...nodes: MNode[]): Promise<void> {
   }
 }
 
-export async function connectNodes(a: MNode, b: MNode): Promise<void> {
+export async function connectNodes(
+  a: Pick<MNode, 'pm' | 'keys' | 'port'>,
+  b: Pick<MNode, 'pm' | 'keys' | 'port'>,
+): Promise<void> {
   await a.pm.connect(b.keys.nodeId, '127.0.0.1', b.port);
   await waitFor(() => b.pm.isConnected(a.keys.nodeId), 5000, 'connection');
 }
 
 /** Mines one block at a time (nodes settle in between) until `pred` holds. Returns the blocks mined. */
-export async function mineUntil(d: Devnet, nodes: MNode[], pred: () => boolean, max = 80): Promise<number> {
+export async function mineUntil(
+  d: Devnet,
+  nodes: Pick<MNode, 'chain' | 'cm' | 'mon'>[],
+  pred: () => boolean,
+  max = 80,
+): Promise<number> {
   let n = 0;
   while (!pred()) {
     if (n >= max) throw new Error(`condition not reached after ${max} blocks`);

@@ -163,49 +163,7 @@ export async function stopHNode(n: HNode): Promise<void> {
   await n.store.close();
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** Polls the nodes' chain views and waits until channel runtimes and monitors are idle (twice). */
-export async function settle(...nodes: HNode[]): Promise<void> {
-  for (let k = 0; k < 2; k++) {
-    for (const n of nodes) await n.chain.poll();
-    for (const n of nodes) {
-      await n.cm.whenIdle();
-      await n.mon.whenIdle();
-    }
-  }
-}
-
-export async function connectNodes(a: HNode, b: HNode): Promise<void> {
-  await a.pm.connect(b.keys.nodeId, '127.0.0.1', b.port);
-  await waitFor(() => b.pm.isConnected(a.keys.nodeId), 5000, 'connection');
-}
-
-/** Mines one block at a time (nodes settle in between) until `pred` holds. Returns the blocks mined. */
-export async function mineUntil(d: Devnet, nodes: HNode[], pred: () => boolean, max = 80): Promise<number> {
-  let n = 0;
-  while (!pred()) {
-    if (n >= max) throw new Error(`condition not reached after ${max} blocks`);
-    d.mine(1);
-    n++;
-    await settle(...nodes);
-  }
-  return n;
-}
+export { connectNodes, mineUntil, settle, sleep, waitFor } from './monitor-helpers.js';
 
 /** A fresh graph for this devnet's chain. */
 export function newGraph(): NetworkGraph {
