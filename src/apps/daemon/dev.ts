@@ -11,7 +11,8 @@
  *   payments to `node_id`, at most `concurrency` in flight, until `count` were made or `seconds`
  *   passed; each one is a full payment (route, onion, `update_add_htlc`, commitment rounds both
  *   ways, fulfill, records persisted) started from inside the node, so no HTTP round trip per
- *   payment is measured. Returns successes, failures, elapsed time and latency percentiles.
+ *   payment is measured. Returns successes, failures (total and per reason), elapsed time and
+ *   latency percentiles.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -39,6 +40,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * The key a failure is counted under: its error code (the first `UPPER_SNAKE` word, e.g.
+ * `INSUFFICIENT_FUNDS`) when it has one, else the message up to its first `:` or `(`.
+ */
+function failureKey(reason: string): string {
+  const code = /\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/.exec(reason);
+  if (code) return code[0];
+  return reason.split(/[:(]/)[0]!.trim().slice(0, 80) || 'failed';
+}
+
 /** Runs a payment load (see the module documentation). */
 export async function payBatch(
   node: FaradNode,
@@ -49,11 +60,20 @@ export async function payBatch(
   elapsedMs: number;
   latencyMs: { p50: number; p99: number; max: number; mean: number };
   firstError: string | undefined;
+  /** Failed payments per reason (payment failure reason, or the thrown error's message). */
+  failures: Record<string, number>;
 }> {
   const lat: number[] = [];
   let succeeded = 0;
   let failed = 0;
   let firstError: string | undefined;
+  const failures: Record<string, number> = {};
+  const fail = (reason: string) => {
+    failed++;
+    firstError ??= reason;
+    const k = failureKey(reason);
+    failures[k] = (failures[k] ?? 0) + 1;
+  };
   let started = 0;
   const t0 = performance.now();
   const end = o.seconds === undefined ? Number.POSITIVE_INFINITY : t0 + o.seconds * 1000;
@@ -80,13 +100,11 @@ export async function payBatch(
           lat.push(performance.now() - s);
           sleepers.shift()?.();
         } else {
-          failed++;
-          firstError ??= r.failureReason ?? r.status;
+          fail(r.failureReason ?? r.status);
           await backOff();
         }
       } catch (e) {
-        failed++;
-        firstError ??= e instanceof Error ? e.message : String(e);
+        fail(e instanceof Error ? e.message : String(e));
         if (failed > 50 && succeeded === 0) return;
         await backOff();
       }
@@ -106,6 +124,7 @@ export async function payBatch(
       mean: lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : 0,
     },
     firstError,
+    failures,
   };
 }
 
@@ -152,6 +171,7 @@ export function registerDevRoutes(app: FastifyInstance, node: FaradNode): void {
       elapsed_ms: out.elapsedMs,
       latency_ms: out.latencyMs,
       first_error: out.firstError ?? null,
+      failures: out.failures,
     };
   });
 }
