@@ -1,15 +1,57 @@
 /**
- * Versioned serialisation of {@link ChannelState} for persistence: UTF-8 JSON with tagged
- * values (`{"$n":"123"}` bigint, `{"$b":"hex"}` bytes, `{"$sc":"hex"}` shachain store).
- * Decoding throws only {@link DecodeError} (`CHANNEL_STATE_INVALID`).
+ * Versioned serialisation of {@link ChannelState} for persistence.
+ *
+ * - Version 2 (written): byte `0x02`, then the state as a binary tree
+ *   (src/protocol/encoding/record.ts) with the shachain store as extension 1 (its own
+ *   {@link ShachainStore.encode} bytes). `undefined`-valued fields are kept as such.
+ * - Version 1 (read only, older data dirs): UTF-8 JSON `{"v":1,"state":...}` with tagged values
+ *   (`{"$n":"123"}` bigint, `{"$b":"hex"}` bytes, `{"$sc":"hex"}` shachain store); JSON dropped
+ *   `undefined`-valued fields, which the state machine reads as `undefined` all the same.
+ *
+ * The first byte tells them apart (`{` or JSON whitespace: version 1). Decoding throws only
+ * {@link DecodeError} (`CHANNEL_STATE_INVALID`, or `CHANNEL_STATE_VERSION` for an unknown version).
  */
-import { fromHex, fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
-import { asDecodeError, DecodeError } from '../../protocol/errors.js';
+import { fromHex, fromUtf8 } from '../../protocol/encoding/bytes.js';
+import { decodeTree, encodeTree, type TreeExtension, type TreeMemo } from '../../protocol/encoding/record.js';
+import { DecodeError } from '../../protocol/errors.js';
 import { ShachainStore } from '../../protocol/keys/shachain.js';
 import type { ChannelState } from './state.js';
 
-/** Current format version. */
-export const CHANNEL_STATE_VERSION = 1;
+/** Current format version (the first byte of {@link encodeChannelState}'s output). */
+export const CHANNEL_STATE_VERSION = 2;
+
+/** The legacy JSON format, still accepted by {@link decodeChannelState}. */
+const JSON_VERSION = 1;
+
+/** Encodings of shachain stores by identity (a store is immutable: `insert` returns a new one). */
+const shachainCache = new WeakMap<ShachainStore, Uint8Array>();
+
+/** The shachain store inside a channel state: written as its own compact encoding. */
+const SHACHAIN_EXT: TreeExtension = {
+  id: 1,
+  match: (v) => v instanceof ShachainStore,
+  encode: (v) => {
+    const store = v as ShachainStore;
+    let b = shachainCache.get(store);
+    if (b === undefined) {
+      b = store.encode();
+      shachainCache.set(store, b);
+    }
+    return b;
+  },
+  decode: (b) => ShachainStore.decode(b),
+};
+const EXTENSIONS = [SHACHAIN_EXT];
+
+/**
+ * Subtrees that keep their identity, unchanged, across the states of a channel: their bytes are
+ * cached (src/protocol/encoding/record.ts `TreeMemo`). The core state machine never mutates a
+ * state object (every step builds new objects for what changes), which is what makes it safe.
+ */
+const MEMO: TreeMemo = {
+  cache: new WeakMap(),
+  keys: new Set(['config', 'params']),
+};
 
 const KINDS = new Set([
   'WaitForOpenChannel',
@@ -27,13 +69,6 @@ const KINDS = new Set([
   'Closed',
 ]);
 
-function replacer(this: unknown, _key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return { $n: value.toString() };
-  if (value instanceof Uint8Array) return { $b: toHex(value) };
-  if (value instanceof ShachainStore) return { $sc: toHex(value.encode()) };
-  return value;
-}
-
 function reviver(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
@@ -50,31 +85,65 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Serialises a channel state (any kind) to bytes. */
+/** Serialises a channel state (any kind) to bytes (format version {@link CHANNEL_STATE_VERSION}). */
 export function encodeChannelState(state: ChannelState): Uint8Array {
-  return utf8(JSON.stringify({ v: CHANNEL_STATE_VERSION, state }, replacer));
+  return encodeTree(state, { header: CHANNEL_STATE_VERSION, extensions: EXTENSIONS, memo: MEMO });
+}
+
+/** True for a first byte that starts a version 1 (JSON) state: `{` or JSON whitespace. */
+function isJson(first: number): boolean {
+  return first === 0x7b || first === 0x20 || first === 0x09 || first === 0x0a || first === 0x0d;
 }
 
 /**
- * Parses {@link encodeChannelState}'s output. Checks the version and the state kind; throws
- * only DecodeError `CHANNEL_STATE_INVALID` (or `CHANNEL_STATE_VERSION`).
+ * Parses {@link encodeChannelState}'s output (version 2) or a version 1 JSON state. Checks the
+ * version and the state kind; throws only DecodeError `CHANNEL_STATE_INVALID` (or
+ * `CHANNEL_STATE_VERSION`).
  */
 export function decodeChannelState(bytes: Uint8Array): ChannelState {
-  return asDecodeError('CHANNEL_STATE_INVALID', 'invalid channel state', () => {
-    const parsed = JSON.parse(fromUtf8(bytes), reviver) as unknown;
-    if (parsed === null || typeof parsed !== 'object')
-      throw new DecodeError('CHANNEL_STATE_INVALID', 'not an object');
-    const o = parsed as { v?: unknown; state?: unknown };
-    if (o.v !== CHANNEL_STATE_VERSION)
-      throw new DecodeError('CHANNEL_STATE_VERSION', `unsupported channel state version ${String(o.v)}`);
-    const st = o.state as { kind?: unknown } | null;
-    if (st === null || typeof st !== 'object' || typeof st.kind !== 'string' || !KINDS.has(st.kind))
-      throw new DecodeError('CHANNEL_STATE_INVALID', 'unknown channel state kind');
-    if (st.kind === 'Offline') {
-      const inner = (st as { inner?: { kind?: unknown } }).inner;
-      if (!inner || typeof inner.kind !== 'string' || !KINDS.has(inner.kind))
-        throw new DecodeError('CHANNEL_STATE_INVALID', 'bad offline inner state');
-    }
-    return st as ChannelState;
-  });
+  const first = bytes[0];
+  if (first === undefined) throw new DecodeError('CHANNEL_STATE_INVALID', 'empty channel state');
+  let st: { kind?: unknown } | null;
+  if (first === CHANNEL_STATE_VERSION) {
+    st = decodeTree(bytes, { offset: 1, code: 'CHANNEL_STATE_INVALID', extensions: EXTENSIONS }) as {
+      kind?: unknown;
+    } | null;
+  } else if (isJson(first)) {
+    st = decodeJson(bytes);
+  } else {
+    throw new DecodeError('CHANNEL_STATE_VERSION', `unsupported channel state version ${first}`);
+  }
+  return checkState(st);
+}
+
+function decodeJson(bytes: Uint8Array): { kind?: unknown } | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromUtf8(bytes), reviver) as unknown;
+  } catch (e) {
+    if (e instanceof DecodeError && e.code === 'CHANNEL_STATE_INVALID') throw e;
+    // Also UTF8_INVALID / HEX_INVALID / SHACHAIN_INVALID from the helpers: one code.
+    throw new DecodeError('CHANNEL_STATE_INVALID', 'invalid channel state', {
+      details: e instanceof Error ? e.message : String(e),
+      cause: e,
+    });
+  }
+  if (parsed === null || typeof parsed !== 'object')
+    throw new DecodeError('CHANNEL_STATE_INVALID', 'not an object');
+  const o = parsed as { v?: unknown; state?: unknown };
+  if (o.v !== JSON_VERSION)
+    throw new DecodeError('CHANNEL_STATE_VERSION', `unsupported channel state version ${String(o.v)}`);
+  return o.state as { kind?: unknown } | null;
+}
+
+/** The shape checks both versions share: a known `kind` (and inner kind when `Offline`). */
+function checkState(st: { kind?: unknown } | null): ChannelState {
+  if (st === null || typeof st !== 'object' || typeof st.kind !== 'string' || !KINDS.has(st.kind))
+    throw new DecodeError('CHANNEL_STATE_INVALID', 'unknown channel state kind');
+  if (st.kind === 'Offline') {
+    const inner = (st as { inner?: { kind?: unknown } | null }).inner;
+    if (!inner || typeof inner !== 'object' || typeof inner.kind !== 'string' || !KINDS.has(inner.kind))
+      throw new DecodeError('CHANNEL_STATE_INVALID', 'bad offline inner state');
+  }
+  return st as ChannelState;
 }

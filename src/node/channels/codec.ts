@@ -1,16 +1,21 @@
 /**
- * JSON with tagged values for the node's own records (monitor updates, payments, invoices,
- * events): `{"$n":"123"}` is a bigint, `{"$b":"hex"}` bytes. Decoding throws only
- * {@link DecodeError} `RECORD_INVALID`.
+ * Serialisation of the node's own records (monitor updates, payments, invoices, events,
+ * forwarding policies).
+ *
+ * - Written: byte `0x01` (binary record marker, never the first byte of JSON text), then the
+ *   value as a binary tree (src/protocol/encoding/record.ts): bigint, Uint8Array, arrays and
+ *   objects round-trip exactly, `undefined`-valued fields included.
+ * - Read as well (records written before): UTF-8 JSON with tagged values, `{"$n":"123"}` a
+ *   bigint, `{"$b":"hex"}` bytes.
+ *
+ * Decoding throws only {@link DecodeError} `RECORD_INVALID`.
  */
-import { fromHex, fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
-import { asDecodeError } from '../../protocol/errors.js';
+import { fromHex, fromUtf8 } from '../../protocol/encoding/bytes.js';
+import { decodeTree, encodeTree } from '../../protocol/encoding/record.js';
+import { DecodeError } from '../../protocol/errors.js';
 
-function replacer(this: unknown, _key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return { $n: value.toString() };
-  if (value instanceof Uint8Array) return { $b: toHex(value) };
-  return value;
-}
+/** First byte of a binary record. */
+export const RECORD_MARKER = 0x01;
 
 function reviver(_key: string, value: unknown): unknown {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -24,16 +29,24 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Serialises plain data (bigint, Uint8Array, arrays, objects) to UTF-8 JSON bytes. */
+/** Serialises plain data (bigint, Uint8Array, arrays, objects) to a binary record. */
 export function encodeRecord(value: unknown): Uint8Array {
-  return utf8(JSON.stringify(value, replacer));
+  return encodeTree(value, { header: RECORD_MARKER });
 }
 
-/** Parses {@link encodeRecord}'s output (no schema check: callers trust their own store). */
+/**
+ * Parses {@link encodeRecord}'s output, or a legacy JSON record (no schema check: callers trust
+ * their own store). Throws only DecodeError `RECORD_INVALID`.
+ */
 export function decodeRecord<T>(bytes: Uint8Array): T {
-  return asDecodeError(
-    'RECORD_INVALID',
-    'invalid stored record',
-    () => JSON.parse(fromUtf8(bytes), reviver) as T,
-  );
+  if (bytes[0] === RECORD_MARKER) return decodeTree(bytes, { offset: 1, code: 'RECORD_INVALID' }) as T;
+  try {
+    return JSON.parse(fromUtf8(bytes), reviver) as T;
+  } catch (e) {
+    // Also UTF8_INVALID / HEX_INVALID from the helpers: one code for every bad record.
+    throw new DecodeError('RECORD_INVALID', 'invalid stored record', {
+      details: e instanceof Error ? e.message : String(e),
+      cause: e,
+    });
+  }
 }
