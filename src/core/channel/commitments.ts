@@ -20,7 +20,7 @@ import {
   verifyCommitmentSig,
 } from '../../protocol/channel/commitment.js';
 import { isHtlcTrimmed } from '../../protocol/channel/fees.js';
-import { buildHtlcTxs, signHtlcTx, verifyHtlcSig } from '../../protocol/channel/htlc-tx.js';
+import { buildHtlcTxs, type HtlcTx, signHtlcTx, verifyHtlcSig } from '../../protocol/channel/htlc-tx.js';
 import { hasAnchors, paymentHashOf } from '../../protocol/channel/scripts.js';
 import { secp } from '../../protocol/crypto/secp256k1.js';
 import { equal } from '../../protocol/encoding/bytes.js';
@@ -639,7 +639,10 @@ export function remoteCommitmentUpdate(
   };
 }
 
-/** The monitor's view of our commitment (fully signed). */
+/**
+ * The monitor's view of our commitment (fully signed). `htlcTxs`: `buildHtlcTxs(tx)` when the
+ * caller already has it (not rebuilt).
+ */
 export function localCommitmentUpdate(
   c: Commitments,
   index: number,
@@ -648,9 +651,9 @@ export function localCommitmentUpdate(
   remoteSig: Uint8Array,
   htlcRemoteSigs: readonly Uint8Array[],
   keys: ChannelKeys,
+  htlcTxs: readonly HtlcTx[] = buildHtlcTxs(tx),
 ): LocalCommitmentUpdate {
   const localSig = signCommitmentTx(tx, keys.fundingPrivkey);
-  const htlcTxs = buildHtlcTxs(tx);
   const toLocal = tx.toLocalIndex === undefined ? undefined : tx.outputs[tx.toLocalIndex];
   return {
     type: 'LocalCommitment',
@@ -687,7 +690,7 @@ export function signRemoteCommit(
   rc: RemoteCommit,
   keys: ChannelKeys,
 ): { tx: CommitmentTx; signature: Uint8Array; htlcSignatures: Uint8Array[] } {
-  const tx = buildRemoteCommitTx(c.params, rc.index, rc.spec, rc.remotePerCommitmentPoint);
+  const tx = buildRemoteCommitTx(c.params, rc.index, rc.spec, rc.remotePerCommitmentPoint, keys);
   const signature = signCommitmentTx(tx, keys.fundingPrivkey);
   const priv = htlcPrivkey(keys, c.params, rc.remotePerCommitmentPoint);
   const htlcSignatures = buildHtlcTxs(tx).map((h) => signHtlcTx(h, priv, 'counterparty'));
@@ -766,7 +769,7 @@ export function receiveCommit(
   const spec = reduce(c.localCommit.spec, ch.localAcked, ch.remoteProposed);
   const index = c.localCommit.index + 1;
   const point = localPoint(keys, index);
-  const tx = buildLocalCommitTx(p, index, spec, point);
+  const tx = buildLocalCommitTx(p, index, spec, point, keys);
   if (!verifyCommitmentSig(tx, msg.signature, p.remote.fundingPubkey))
     return fail('INVALID_COMMITMENT_SIGNATURE', 'invalid commitment signature', `commitment ${index}`);
   const htlcTxs = buildHtlcTxs(tx);
@@ -791,7 +794,16 @@ export function receiveCommit(
       remoteProposed: [],
     },
   };
-  const monitor = localCommitmentUpdate(c1, index, point, tx, msg.signature, msg.htlcSignatures, keys);
+  const monitor = localCommitmentUpdate(
+    c1,
+    index,
+    point,
+    tx,
+    msg.signature,
+    msg.htlcSignatures,
+    keys,
+    htlcTxs,
+  );
   return { ok: true, commitments: c1, revocation: sendRevocation(c1, keys), monitor };
 }
 
@@ -890,13 +902,13 @@ export function discardUnsignedUpdates(c: Commitments): {
 export function signedLocalCommitTx(c: Commitments, keys: ChannelKeys): LocalCommitmentUpdate {
   const lc = c.localCommit;
   const point = localPoint(keys, lc.index);
-  const tx = buildLocalCommitTx(c.params, lc.index, lc.spec, point);
+  const tx = buildLocalCommitTx(c.params, lc.index, lc.spec, point, keys);
   return localCommitmentUpdate(c, lc.index, point, tx, lc.remoteSig, lc.htlcRemoteSigs, keys);
 }
 
 /** Keys of our commitment `index` (for tests and the monitor). */
 export function localKeysAt(c: Commitments, keys: ChannelKeys, index: number) {
-  return localCommitmentKeys(c.params, localPoint(keys, index));
+  return localCommitmentKeys(c.params, localPoint(keys, index), keys, index);
 }
 
 /** Keys of the peer's commitment with point `point`. */

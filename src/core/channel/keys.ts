@@ -2,6 +2,13 @@
  * BOLT #3 "Key Derivation" applied to a channel: our basepoints from {@link ChannelKeys}, our
  * per-commitment points/secrets, and the per-commitment keys + transactions of our commitment
  * and of the peer's commitment (roles swapped).
+ *
+ * Hot path (every `commitment_signed`/`revoke_and_ack`): derivations are memoised per
+ * {@link ChannelKeys} object (a WeakMap, so the memo dies with the keys): the public basepoints,
+ * the shachain generator state and the last few per-commitment secrets/points. When our own
+ * secrets are known, per-commitment keys use generator multiplications instead of variable-base
+ * ones. Every result is byte-identical to the plain BOLT #3 formulas (see the tests). Callers
+ * MUST NOT mutate a {@link ChannelKeys} object after first use.
  */
 import {
   buildCommitmentTx,
@@ -9,56 +16,210 @@ import {
   type CommitmentTx,
 } from '../../protocol/channel/commitment.js';
 import { secp } from '../../protocol/crypto/secp256k1.js';
+import { equal } from '../../protocol/encoding/bytes.js';
 import {
   derivePrivkey,
   derivePubkey,
+  derivePubkeyFromSecret,
   deriveRevocationPubkey,
+  deriveRevocationPubkeyWithSecret,
   perCommitmentPoint,
 } from '../../protocol/keys/derivation.js';
-import { perCommitmentSecret } from '../../protocol/keys/shachain.js';
+import { ShachainGenerator } from '../../protocol/keys/shachain.js';
 import type { ChannelKeys, ChannelParams, ChannelPubkeys, CommitmentSpec } from './types.js';
 
-/** The public basepoints and funding key of {@link ChannelKeys}. */
+/** How many recent per-commitment secrets/points are memoised per {@link ChannelKeys}. */
+export const RECENT_COMMITMENTS_MEMO = 8;
+
+interface PerCommitment {
+  secret: Uint8Array;
+  point: Uint8Array | undefined;
+}
+
+/** Memoised derivations of one {@link ChannelKeys} object. */
+interface KeysMemo {
+  /** The seed the generator was built from (identity check against a replaced field). */
+  seed: Uint8Array;
+  gen: ShachainGenerator;
+  /** Commitment number → secret (+ point once asked), least recently used first. */
+  recent: Map<number, PerCommitment>;
+  pubkeys: ChannelPubkeys | undefined;
+}
+
+const memos = new WeakMap<ChannelKeys, KeysMemo>();
+
+function memoOf(keys: ChannelKeys): KeysMemo {
+  let m = memos.get(keys);
+  if (!m || m.seed !== keys.perCommitmentSeed) {
+    m = {
+      seed: keys.perCommitmentSeed,
+      gen: new ShachainGenerator(keys.perCommitmentSeed),
+      recent: new Map(),
+      pubkeys: undefined,
+    };
+    memos.set(keys, m);
+  }
+  return m;
+}
+
+function perCommitment(keys: ChannelKeys, n: number): PerCommitment {
+  const m = memoOf(keys);
+  let e = m.recent.get(n);
+  if (e) {
+    m.recent.delete(n);
+  } else {
+    e = { secret: m.gen.forCommitment(n), point: undefined };
+    if (m.recent.size >= RECENT_COMMITMENTS_MEMO) {
+      const oldest = m.recent.keys().next();
+      if (!oldest.done) m.recent.delete(oldest.value);
+    }
+  }
+  m.recent.set(n, e);
+  return e;
+}
+
+function derivedPubkeys(keys: ChannelKeys): ChannelPubkeys {
+  const m = memoOf(keys);
+  if (!m.pubkeys) {
+    const s = secp();
+    m.pubkeys = {
+      fundingPubkey: s.publicKey(keys.fundingPrivkey),
+      revocationBasepoint: s.publicKey(keys.revocationBasepointSecret),
+      paymentBasepoint: s.publicKey(keys.paymentBasepointSecret),
+      delayedPaymentBasepoint: s.publicKey(keys.delayedPaymentBasepointSecret),
+      htlcBasepoint: s.publicKey(keys.htlcBasepointSecret),
+    };
+  }
+  return m.pubkeys;
+}
+
+/** The public basepoints and funding key of {@link ChannelKeys} (a fresh copy; memoised). */
 export function channelPubkeys(keys: ChannelKeys): ChannelPubkeys {
-  const s = secp();
+  const p = derivedPubkeys(keys);
   return {
-    fundingPubkey: s.publicKey(keys.fundingPrivkey),
-    revocationBasepoint: s.publicKey(keys.revocationBasepointSecret),
-    paymentBasepoint: s.publicKey(keys.paymentBasepointSecret),
-    delayedPaymentBasepoint: s.publicKey(keys.delayedPaymentBasepointSecret),
-    htlcBasepoint: s.publicKey(keys.htlcBasepointSecret),
+    fundingPubkey: p.fundingPubkey.slice(),
+    revocationBasepoint: p.revocationBasepoint.slice(),
+    paymentBasepoint: p.paymentBasepoint.slice(),
+    delayedPaymentBasepoint: p.delayedPaymentBasepoint.slice(),
+    htlcBasepoint: p.htlcBasepoint.slice(),
   };
 }
 
-/** Our per-commitment secret for commitment number `n`. */
+/** Our per-commitment secret for commitment number `n` (a fresh copy; memoised). */
 export function localSecret(keys: ChannelKeys, n: number): Uint8Array {
-  return perCommitmentSecret(keys.perCommitmentSeed, n);
+  return perCommitment(keys, n).secret.slice();
 }
 
-/** Our per-commitment point for commitment number `n`. */
+/** Our per-commitment point for commitment number `n` (a fresh copy; memoised). */
 export function localPoint(keys: ChannelKeys, n: number): Uint8Array {
-  return perCommitmentPoint(localSecret(keys, n));
+  const e = perCommitment(keys, n);
+  e.point ??= perCommitmentPoint(e.secret);
+  return e.point.slice();
 }
 
-/** Per-commitment keys of OUR commitment for our point `point`. */
-export function localCommitmentKeys(p: ChannelParams, point: Uint8Array): CommitmentKeys {
+/**
+ * Our secrets usable for `point`, our commitment `n`'s per-commitment point: the per-commitment
+ * secret when `point` is indeed ours for `n`, and the basepoint secrets whose public keys are the
+ * ones in `p.local` (checked, so a mismatch only falls back to the public formulas).
+ */
+interface KnownSecrets {
+  perCommitmentSecret: Uint8Array | undefined;
+  revocation: Uint8Array | undefined;
+  delayed: Uint8Array | undefined;
+  htlc: Uint8Array | undefined;
+}
+
+function knownSecrets(
+  keys: ChannelKeys,
+  p: ChannelParams,
+  localIndex: number | undefined,
+  point: Uint8Array,
+): KnownSecrets {
+  const pub = derivedPubkeys(keys);
+  let perCommitmentSecret: Uint8Array | undefined;
+  if (localIndex !== undefined) {
+    const e = perCommitment(keys, localIndex);
+    e.point ??= perCommitmentPoint(e.secret);
+    if (equal(e.point, point)) perCommitmentSecret = e.secret;
+  }
   return {
-    revocationPubkey: deriveRevocationPubkey(p.remote.revocationBasepoint, point),
-    localDelayedPubkey: derivePubkey(p.local.delayedPaymentBasepoint, point),
+    perCommitmentSecret,
+    revocation: equal(pub.revocationBasepoint, p.local.revocationBasepoint)
+      ? keys.revocationBasepointSecret
+      : undefined,
+    delayed: equal(pub.delayedPaymentBasepoint, p.local.delayedPaymentBasepoint)
+      ? keys.delayedPaymentBasepointSecret
+      : undefined,
+    htlc: equal(pub.htlcBasepoint, p.local.htlcBasepoint) ? keys.htlcBasepointSecret : undefined,
+  };
+}
+
+function ourDerived(secret: Uint8Array | undefined, basepoint: Uint8Array, point: Uint8Array): Uint8Array {
+  return secret ? derivePubkeyFromSecret(secret, basepoint, point) : derivePubkey(basepoint, point);
+}
+
+/**
+ * Per-commitment keys of OUR commitment for our point `point`. With `keys` (and `index`, the
+ * commitment number of `point`), our secrets speed the derivation up; same result.
+ */
+export function localCommitmentKeys(
+  p: ChannelParams,
+  point: Uint8Array,
+  keys?: ChannelKeys,
+  index?: number,
+): CommitmentKeys {
+  if (!keys) {
+    return {
+      revocationPubkey: deriveRevocationPubkey(p.remote.revocationBasepoint, point),
+      localDelayedPubkey: derivePubkey(p.local.delayedPaymentBasepoint, point),
+      remotePaymentPubkey: p.remote.paymentBasepoint,
+      localHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
+      remoteHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
+    };
+  }
+  const k = knownSecrets(keys, p, index, point);
+  return {
+    revocationPubkey: k.perCommitmentSecret
+      ? deriveRevocationPubkeyWithSecret(p.remote.revocationBasepoint, point, {
+          perCommitmentSecret: k.perCommitmentSecret,
+        })
+      : deriveRevocationPubkey(p.remote.revocationBasepoint, point),
+    localDelayedPubkey: ourDerived(k.delayed, p.local.delayedPaymentBasepoint, point),
     remotePaymentPubkey: p.remote.paymentBasepoint,
-    localHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
+    localHtlcPubkey: ourDerived(k.htlc, p.local.htlcBasepoint, point),
     remoteHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
   };
 }
 
-/** Per-commitment keys of the PEER's commitment for its point `point`. */
-export function remoteCommitmentKeys(p: ChannelParams, point: Uint8Array): CommitmentKeys {
+/**
+ * Per-commitment keys of the PEER's commitment for its point `point`. With `keys`, our
+ * basepoint secrets speed the derivation up; same result.
+ */
+export function remoteCommitmentKeys(
+  p: ChannelParams,
+  point: Uint8Array,
+  keys?: ChannelKeys,
+): CommitmentKeys {
+  if (!keys) {
+    return {
+      revocationPubkey: deriveRevocationPubkey(p.local.revocationBasepoint, point),
+      localDelayedPubkey: derivePubkey(p.remote.delayedPaymentBasepoint, point),
+      remotePaymentPubkey: p.local.paymentBasepoint,
+      localHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
+      remoteHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
+    };
+  }
+  const k = knownSecrets(keys, p, undefined, point);
   return {
-    revocationPubkey: deriveRevocationPubkey(p.local.revocationBasepoint, point),
+    revocationPubkey: k.revocation
+      ? deriveRevocationPubkeyWithSecret(p.local.revocationBasepoint, point, {
+          revocationBasepointSecret: k.revocation,
+        })
+      : deriveRevocationPubkey(p.local.revocationBasepoint, point),
     localDelayedPubkey: derivePubkey(p.remote.delayedPaymentBasepoint, point),
     remotePaymentPubkey: p.local.paymentBasepoint,
     localHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
-    remoteHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
+    remoteHtlcPubkey: ourDerived(k.htlc, p.local.htlcBasepoint, point),
   };
 }
 
@@ -78,6 +239,7 @@ function buildCommitTxOf(
   index: number,
   spec: CommitmentSpec,
   point: Uint8Array,
+  keys: ChannelKeys | undefined,
 ): CommitmentTx {
   const [own, other] = owner === 'local' ? [p.local, p.remote] : [p.remote, p.local];
   return buildCommitmentTx({
@@ -94,27 +256,36 @@ function buildCommitTxOf(
     feeratePerKw: spec.feeratePerKw,
     dustLimitSat: own.dustLimitSat,
     toSelfDelay: other.toSelfDelay,
-    keys: owner === 'local' ? localCommitmentKeys(p, point) : remoteCommitmentKeys(p, point),
+    keys:
+      owner === 'local' ? localCommitmentKeys(p, point, keys, index) : remoteCommitmentKeys(p, point, keys),
     htlcs: spec.htlcs,
   });
 }
 
-/** Builds OUR commitment transaction number `index` for `spec` (our point of view). */
+/**
+ * Builds OUR commitment transaction number `index` for `spec` (our point of view). `keys`
+ * (optional) only speeds up the key derivation; the result is the same.
+ */
 export function buildLocalCommitTx(
   p: ChannelParams,
   index: number,
   spec: CommitmentSpec,
   point: Uint8Array,
+  keys?: ChannelKeys,
 ): CommitmentTx {
-  return buildCommitTxOf('local', p, index, spec, point);
+  return buildCommitTxOf('local', p, index, spec, point, keys);
 }
 
-/** Builds the PEER's commitment transaction number `index` for `spec` (the peer's point of view). */
+/**
+ * Builds the PEER's commitment transaction number `index` for `spec` (the peer's point of
+ * view). `keys` (optional) only speeds up the key derivation; the result is the same.
+ */
 export function buildRemoteCommitTx(
   p: ChannelParams,
   index: number,
   spec: CommitmentSpec,
   point: Uint8Array,
+  keys?: ChannelKeys,
 ): CommitmentTx {
-  return buildCommitTxOf('remote', p, index, spec, point);
+  return buildCommitTxOf('remote', p, index, spec, point, keys);
 }

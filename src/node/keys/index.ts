@@ -39,9 +39,14 @@ function scalar(key: Uint8Array, label: string): Uint8Array {
   }
 }
 
+/** How many channels' {@link ChannelKeys} {@link NodeKeys} keeps derived (least recently used evicted). */
+export const CHANNEL_KEYS_CACHE_SIZE = 4096;
+
 /** Keys of a node: its static node key and per-channel {@link ChannelKeys}. */
 export class NodeKeys {
   readonly #seed: Uint8Array;
+  /** Derived channel keys by index, least recently used first (bounded). */
+  readonly #channels = new Map<number, Readonly<ChannelKeys>>();
   /** The node's static private key (32 bytes). */
   readonly nodeSecretKey: Uint8Array;
   /** The node's public key (33 bytes, compressed). */
@@ -59,10 +64,32 @@ export class NodeKeys {
     this.nodeId = toHex(this.nodePublicKey);
   }
 
-  /** The secrets of channel number `index` (a non-negative integer, never reused). */
+  /**
+   * The secrets of channel number `index` (a non-negative integer, never reused). Memoised: the
+   * same frozen object is returned for the same index (the channel and monitor managers ask on
+   * every step, and the channel code memoises per-commitment secrets per keys object). Callers
+   * MUST NOT mutate the returned object or its byte arrays.
+   */
   channelKeys(index: number): ChannelKeys {
     if (!Number.isSafeInteger(index) || index < 0)
       throw new InvalidArgumentError('channel key index must be a non-negative integer');
+    const hit = this.#channels.get(index);
+    if (hit) {
+      // Most recently used last.
+      this.#channels.delete(index);
+      this.#channels.set(index, hit);
+      return hit;
+    }
+    const keys = Object.freeze(this.#deriveChannelKeys(index));
+    this.#channels.set(index, keys);
+    if (this.#channels.size > CHANNEL_KEYS_CACHE_SIZE) {
+      const oldest = this.#channels.keys().next();
+      if (!oldest.done) this.#channels.delete(oldest.value);
+    }
+    return keys;
+  }
+
+  #deriveChannelKeys(index: number): ChannelKeys {
     const base = hmacSha256(this.#seed, concat(utf8('farad/channel/v1'), u64be(index)));
     return {
       fundingPrivkey: scalar(base, 'funding'),

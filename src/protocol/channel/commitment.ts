@@ -16,13 +16,7 @@ import { p2wsh } from '../tx/script.js';
 import { type Transaction, type TxOut, txid } from '../tx/transaction.js';
 import { sortByOutput } from './bip69.js';
 import { ANCHOR_OUTPUT_VALUE, commitmentFee, type HtlcDirection, isHtlcTrimmed } from './fees.js';
-import {
-  fundingSighash,
-  fundingWitness,
-  type Outpoint,
-  verifyFundingInput,
-  withInputWitness,
-} from './funding.js';
+import { fundingSighash, fundingWitness, type Outpoint, withInputWitness } from './funding.js';
 import {
   anchorScript,
   type ChannelType,
@@ -334,9 +328,21 @@ export function buildCommitmentTx(p: CommitmentParams): CommitmentTx {
   };
 }
 
+/**
+ * Sighashes of built commitment transactions (verified, then signed again for the monitor, in
+ * the same step). Keyed by the {@link CommitmentTx} object, which is never mutated after
+ * {@link buildCommitmentTx}; entries die with it.
+ */
+const sighashes = new WeakMap<CommitmentTx, Uint8Array>();
+
 /** BIP143 SIGHASH_ALL digest that both funding keys sign for this commitment transaction. */
 export function commitmentSighash(c: CommitmentTx): Uint8Array {
-  return fundingSighash(c.tx, c.fundingScript, c.params.fundingAmountSat);
+  let h = sighashes.get(c);
+  if (!h) {
+    h = fundingSighash(c.tx, c.fundingScript, c.params.fundingAmountSat);
+    sighashes.set(c, h);
+  }
+  return h.slice();
 }
 
 /** Signs the commitment transaction with a funding private key (64-byte compact signature). */
@@ -350,7 +356,7 @@ export function verifyCommitmentSig(
   signature: Uint8Array,
   fundingPubkey: Uint8Array,
 ): boolean {
-  return verifyFundingInput(c.tx, c.fundingScript, c.params.fundingAmountSat, signature, fundingPubkey);
+  return secp().verify(signature, commitmentSighash(c), fundingPubkey);
 }
 
 /**

@@ -54,13 +54,17 @@ export interface HtlcTx {
  * minus the second-stage fee (0 with option_anchors) to the revocable, delayed script.
  */
 export function buildHtlcTx(p: HtlcTxParams): HtlcTx {
+  return buildHtlcTxWith(p, htlcOutputScript(p.revocationPubkey, p.toSelfDelay, p.localDelayedPubkey));
+}
+
+/** {@link buildHtlcTx} with the output witness script `outWs` (same for every HTLC of a commitment). */
+function buildHtlcTxWith(p: HtlcTxParams, outWs: Uint8Array, outSpk: Uint8Array = p2wsh(outWs)): HtlcTx {
   const { htlc } = p.output;
   const offered = htlc.direction === 'offered';
   const fee = htlcTxFee(htlc.direction, p.feeratePerKw, p.channelType);
   const value = p.output.amountSat - fee;
   if (value < 0n)
     throw new InvalidArgumentError('HTLC amount below the HTLC transaction fee (should be trimmed)');
-  const outWs = htlcOutputScript(p.revocationPubkey, p.toSelfDelay, p.localDelayedPubkey);
   const tx: Transaction = {
     version: 2,
     inputs: [
@@ -72,7 +76,7 @@ export function buildHtlcTx(p: HtlcTxParams): HtlcTx {
         witness: [],
       },
     ],
-    outputs: [{ value, scriptPubKey: p2wsh(outWs) }],
+    outputs: [{ value, scriptPubKey: outSpk }],
     locktime: offered ? htlc.cltvExpiry : 0,
   };
   return {
@@ -93,16 +97,24 @@ export function buildHtlcTx(p: HtlcTxParams): HtlcTx {
  */
 export function buildHtlcTxs(c: CommitmentTx): HtlcTx[] {
   const p = c.params;
+  if (c.htlcOutputs.length === 0) return [];
+  // Every second-stage output of one commitment pays to the same script: build it once.
+  const outWs = htlcOutputScript(p.keys.revocationPubkey, p.toSelfDelay, p.keys.localDelayedPubkey);
+  const outSpk = p2wsh(outWs);
   return c.htlcOutputs.map((output) =>
-    buildHtlcTx({
-      channelType: p.channelType,
-      commitmentTxid: c.txid,
-      output,
-      feeratePerKw: p.feeratePerKw,
-      toSelfDelay: p.toSelfDelay,
-      revocationPubkey: p.keys.revocationPubkey,
-      localDelayedPubkey: p.keys.localDelayedPubkey,
-    }),
+    buildHtlcTxWith(
+      {
+        channelType: p.channelType,
+        commitmentTxid: c.txid,
+        output,
+        feeratePerKw: p.feeratePerKw,
+        toSelfDelay: p.toSelfDelay,
+        revocationPubkey: p.keys.revocationPubkey,
+        localDelayedPubkey: p.keys.localDelayedPubkey,
+      },
+      outWs,
+      outSpk,
+    ),
   );
 }
 

@@ -4,7 +4,7 @@
  * witness script (wrap with {@link p2wsh} for the output script) unless stated otherwise.
  */
 import { hash160, ripemd, sha256 } from '../crypto/hash.js';
-import { compare } from '../encoding/bytes.js';
+import { compare, equal } from '../encoding/bytes.js';
 import { InvalidArgumentError } from '../errors.js';
 import { num, OP, p2wpkh, p2wsh, raw, script } from '../tx/script.js';
 
@@ -114,6 +114,22 @@ export interface HtlcScriptKeys {
   remoteHtlcPubkey: Uint8Array;
 }
 
+/**
+ * `RIPEMD160(SHA256(revocationpubkey))`, memoised for the last two keys (every HTLC script of
+ * a commitment uses the same key; builds alternate between our and the peer's commitment).
+ * Returns a shared array: callers only copy it into a script.
+ */
+const revocationHashes: { key: Uint8Array; hash: Uint8Array }[] = [];
+
+function revocationHash160(revocationPubkey: Uint8Array): Uint8Array {
+  const k = key(revocationPubkey, 'revocationpubkey');
+  for (const e of revocationHashes) if (equal(e.key, k)) return e.hash;
+  const e = { key: k.slice(), hash: hash160(k) };
+  revocationHashes.unshift(e);
+  if (revocationHashes.length > 2) revocationHashes.pop();
+  return e.hash;
+}
+
 function hashCheck(paymentHash: Uint8Array): Uint8Array {
   if (paymentHash.length !== 32) throw new InvalidArgumentError('payment_hash must be 32 bytes');
   return ripemd(paymentHash);
@@ -132,7 +148,7 @@ export function offeredHtlcScript(
   return script(
     OP.OP_DUP,
     OP.OP_HASH160,
-    hash160(key(keys.revocationPubkey, 'revocationpubkey')),
+    revocationHash160(keys.revocationPubkey),
     OP.OP_EQUAL,
     OP.OP_IF,
     OP.OP_CHECKSIG,
@@ -176,7 +192,7 @@ export function receivedHtlcScript(
   return script(
     OP.OP_DUP,
     OP.OP_HASH160,
-    hash160(key(keys.revocationPubkey, 'revocationpubkey')),
+    revocationHash160(keys.revocationPubkey),
     OP.OP_EQUAL,
     OP.OP_IF,
     OP.OP_CHECKSIG,

@@ -98,3 +98,52 @@ export function deriveRevocationPrivkey(
   const h2 = sha256(concat(point, revocationBasepoint));
   return s.privAdd(s.privMul(revocationBasepointSecret, h1), s.privMul(perCommitmentSecret, h2));
 }
+
+/**
+ * {@link derivePubkey} when the basepoint's secret is known: `(basepoint_secret + tweak) * G`,
+ * one generator multiplication instead of a multiplication and a point addition. The caller
+ * MUST pass the secret of `basepoint` (`basepoint = basepointSecret * G`); the result is then
+ * byte-identical to `derivePubkey(basepoint, perCommitmentPoint)`.
+ */
+export function derivePubkeyFromSecret(
+  basepointSecret: Uint8Array,
+  basepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array,
+): Uint8Array {
+  return secp().publicKey(derivePrivkey(basepointSecret, perCommitmentPoint, basepoint));
+}
+
+/** One of the two secrets behind a revocation pubkey, for {@link deriveRevocationPubkeyWithSecret}. */
+export type RevocationKnownSecret =
+  | { revocationBasepointSecret: Uint8Array }
+  | { perCommitmentSecret: Uint8Array };
+
+/**
+ * {@link deriveRevocationPubkey} when one of its two secrets is known: that half becomes a
+ * generator multiplication `(secret * h) * G` instead of a variable-base one. The caller MUST
+ * pass the secret of `revocationBasepoint` or of `perCommitmentPoint`; the result is then
+ * byte-identical to `deriveRevocationPubkey(revocationBasepoint, perCommitmentPoint)`.
+ */
+export function deriveRevocationPubkeyWithSecret(
+  revocationBasepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array,
+  known: RevocationKnownSecret,
+): Uint8Array {
+  checkPoint(revocationBasepoint, 'revocation_basepoint');
+  checkPoint(perCommitmentPoint, 'per_commitment_point');
+  const h1 = sha256(concat(revocationBasepoint, perCommitmentPoint));
+  const h2 = sha256(concat(perCommitmentPoint, revocationBasepoint));
+  const s = secp();
+  if ('revocationBasepointSecret' in known) {
+    checkSecret(known.revocationBasepointSecret, 'revocation_basepoint_secret');
+    return s.pointAdd(
+      s.publicKey(s.privMul(known.revocationBasepointSecret, h1)),
+      s.pointMul(perCommitmentPoint, h2),
+    );
+  }
+  checkSecret(known.perCommitmentSecret, 'per_commitment_secret');
+  return s.pointAdd(
+    s.pointMul(revocationBasepoint, h1),
+    s.publicKey(s.privMul(known.perCommitmentSecret, h2)),
+  );
+}

@@ -61,6 +61,60 @@ export function generateFromSeed(seed: Uint8Array, index: number): Uint8Array {
   return deriveSecret(seed, 48, index);
 }
 
+/**
+ * `generate_from_seed` with memory, for the sender side of one seed: keeps the intermediate
+ * values of the last derivation (the value after each of the 48 flip-and-hash steps), so the
+ * next index only re-hashes from the highest bit where it differs from the previous one.
+ * Consecutive commitments (indices decreasing by one) then cost ~2 SHA256 instead of up to 48.
+ * Results are byte-identical to {@link generateFromSeed}; every call returns a fresh copy.
+ */
+export class ShachainGenerator {
+  readonly #seed: Uint8Array;
+  /** The index of {@link #steps}, or -1 before the first derivation. */
+  #index = -1;
+  /** `#steps[b]`: the value after processing bits 47..b of `#index`; `#steps[48]` is the seed. */
+  readonly #steps: Uint8Array[];
+
+  /** `seed`: the 32-byte per-commitment seed (copied). */
+  constructor(seed: Uint8Array) {
+    checkSecret(seed);
+    this.#seed = Uint8Array.from(seed);
+    this.#steps = new Array<Uint8Array>(49).fill(this.#seed);
+  }
+
+  /** `generate_from_seed(seed, index)`. */
+  secret(index: number): Uint8Array {
+    checkIndex(index);
+    let b = 47;
+    if (this.#index >= 0) {
+      const prev = this.#index;
+      if (prev === index) return Uint8Array.from(this.#steps[0]!);
+      // The highest bit where the two indices differ: the steps above it are shared.
+      const hi = (Math.floor(prev / 2 ** 24) ^ Math.floor(index / 2 ** 24)) >>> 0;
+      const lo = ((prev % 2 ** 24) ^ (index % 2 ** 24)) >>> 0;
+      b = hi !== 0 ? 24 + (31 - Math.clz32(hi)) : 31 - Math.clz32(lo);
+    }
+    const steps = this.#steps;
+    for (; b >= 0; b--) {
+      let p = steps[b + 1]!;
+      if (bitSet(index, b)) {
+        p = Uint8Array.from(p);
+        p[b >> 3]! ^= 1 << (b & 7);
+        p = sha256(p);
+      }
+      steps[b] = p;
+    }
+    this.#index = index;
+    return Uint8Array.from(steps[0]!);
+  }
+
+  /** The per-commitment secret of commitment number `n` (index `2^48 - 1 - n`). */
+  forCommitment(commitmentNumber: number): Uint8Array {
+    checkIndex(commitmentNumber);
+    return this.secret(SHACHAIN_MAX_INDEX - commitmentNumber);
+  }
+}
+
 /** The per-commitment secret of commitment number `n` (index `2^48 - 1 - n`). */
 export function perCommitmentSecret(seed: Uint8Array, commitmentNumber: number): Uint8Array {
   checkIndex(commitmentNumber);

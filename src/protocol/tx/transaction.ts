@@ -5,7 +5,7 @@
 import { sha256d } from '../crypto/hash.js';
 import { concat, toHex } from '../encoding/bytes.js';
 import { Reader } from '../encoding/reader.js';
-import { Writer } from '../encoding/writer.js';
+import type { Writer } from '../encoding/writer.js';
 import { asDecodeError, DecodeError, InvalidArgumentError } from '../errors.js';
 
 /** A transaction input. */
@@ -43,11 +43,6 @@ export function reverse(b: Uint8Array): Uint8Array {
   return Uint8Array.from(b).reverse();
 }
 
-function writeVarBytes(w: Writer, b: Uint8Array): void {
-  writeCompactSize(w, b.length);
-  w.bytes(b);
-}
-
 /** Bitcoin CompactSize (little-endian varint). */
 export function writeCompactSize(w: Writer, n: number): void {
   if (n < 0xfd) w.u8(n);
@@ -83,10 +78,82 @@ export function le(n: number, len: number): Uint8Array {
   return out;
 }
 
-function le64(v: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, v, true);
-  return out;
+const U64_MASK = 0xffffffffffffffffn;
+
+function compactSizeLen(n: number): number {
+  if (n < 0xfd) return 1;
+  if (n <= 0xffff) return 3;
+  if (n <= 0xffffffff) return 5;
+  throw new InvalidArgumentError('CompactSize too large');
+}
+
+/**
+ * A fixed-size little-endian output buffer for the serializations below (sizes are computed
+ * up front: no growth, no per-field allocations). Same bytes as the Writer-based helpers.
+ */
+class LeBuf {
+  readonly buf: Uint8Array;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = new Uint8Array(size);
+  }
+  u8(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+  /** Low 32 bits of `v`, little-endian (like {@link le}(v, 4)). */
+  u32(v: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    const x = v >>> 0;
+    b[p++] = x & 0xff;
+    b[p++] = (x >>> 8) & 0xff;
+    b[p++] = (x >>> 16) & 0xff;
+    b[p++] = x >>> 24;
+    this.pos = p;
+  }
+  /** `v` mod 2^64, little-endian (like `setBigUint64(.., true)`). */
+  u64(v: bigint): void {
+    const x = v & U64_MASK;
+    this.u32(Number(x & 0xffffffffn));
+    this.u32(Number(x >> 32n));
+  }
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  /** `b` reversed (display-order txid → wire order). */
+  reversed(b: Uint8Array): void {
+    const out = this.buf;
+    let p = this.pos;
+    for (let i = b.length - 1; i >= 0; i--) out[p++] = b[i]!;
+    this.pos = p;
+  }
+  compactSize(n: number): void {
+    if (n < 0xfd) this.u8(n);
+    else if (n <= 0xffff) {
+      this.u8(0xfd);
+      this.u8(n & 0xff);
+      this.u8(n >>> 8);
+    } else {
+      this.u8(0xfe);
+      this.u32(n);
+    }
+  }
+  varBytes(b: Uint8Array): void {
+    this.compactSize(b.length);
+    this.bytes(b);
+  }
+}
+
+function outputsSize(outputs: readonly TxOut[]): number {
+  let n = 0;
+  for (const o of outputs) n += 8 + compactSizeLen(o.scriptPubKey.length) + o.scriptPubKey.length;
+  return n;
+}
+
+function writeOutput(w: LeBuf, o: TxOut): void {
+  w.u64(o.value);
+  w.varBytes(o.scriptPubKey);
 }
 
 function readLe(r: Reader, len: number): number {
@@ -101,10 +168,6 @@ function readLe64(r: Reader): bigint {
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
 }
 
-function writeI32le(w: Writer, v: number): void {
-  w.bytes(le(v >>> 0, 4));
-}
-
 /** True if any input carries a witness. */
 export function hasWitness(tx: Transaction): boolean {
   return tx.inputs.some((i) => i.witness.length > 0);
@@ -116,29 +179,42 @@ export function hasWitness(tx: Transaction): boolean {
  */
 export function encodeTx(tx: Transaction, opts: { witness?: boolean } = {}): Uint8Array {
   const withWitness = (opts.witness ?? true) && hasWitness(tx);
-  const w = new Writer(256);
-  writeI32le(w, tx.version);
-  if (withWitness) w.u8(0).u8(1);
-  writeCompactSize(w, tx.inputs.length);
+  let size = 4 + (withWitness ? 2 : 0) + compactSizeLen(tx.inputs.length);
   for (const i of tx.inputs) {
     if (i.txid.length !== 32) throw new InvalidArgumentError('txid must be 32 bytes');
-    w.bytes(reverse(i.txid)).bytes(le(i.vout, 4));
-    writeVarBytes(w, i.scriptSig);
-    w.bytes(le(i.sequence, 4));
+    size += 40 + compactSizeLen(i.scriptSig.length) + i.scriptSig.length;
   }
-  writeCompactSize(w, tx.outputs.length);
-  for (const o of tx.outputs) {
-    w.bytes(le64(o.value));
-    writeVarBytes(w, o.scriptPubKey);
-  }
+  size += compactSizeLen(tx.outputs.length) + outputsSize(tx.outputs);
   if (withWitness) {
     for (const i of tx.inputs) {
-      writeCompactSize(w, i.witness.length);
-      for (const item of i.witness) writeVarBytes(w, item);
+      size += compactSizeLen(i.witness.length);
+      for (const item of i.witness) size += compactSizeLen(item.length) + item.length;
     }
   }
-  w.bytes(le(tx.locktime, 4));
-  return w.finish();
+  size += 4;
+  const w = new LeBuf(size);
+  w.u32(tx.version);
+  if (withWitness) {
+    w.u8(0);
+    w.u8(1);
+  }
+  w.compactSize(tx.inputs.length);
+  for (const i of tx.inputs) {
+    w.reversed(i.txid);
+    w.u32(i.vout);
+    w.varBytes(i.scriptSig);
+    w.u32(i.sequence);
+  }
+  w.compactSize(tx.outputs.length);
+  for (const o of tx.outputs) writeOutput(w, o);
+  if (withWitness) {
+    for (const i of tx.inputs) {
+      w.compactSize(i.witness.length);
+      for (const item of i.witness) w.varBytes(item);
+    }
+  }
+  w.u32(tx.locktime);
+  return w.buf;
 }
 
 /** Parses one transaction from `r` (used for blocks too). */
@@ -237,34 +313,49 @@ export function sighashSegwitV0(
   let hashPrevouts: Uint8Array = zero;
   let hashSequence: Uint8Array = zero;
   let hashOutputs: Uint8Array = zero;
+  for (const i of tx.inputs)
+    if (i.txid.length !== 32) throw new InvalidArgumentError('txid must be 32 bytes');
   if (!anyone) {
-    hashPrevouts = sha256d(concat(...tx.inputs.map((i) => concat(reverse(i.txid), le(i.vout, 4)))));
+    const w = new LeBuf(36 * tx.inputs.length);
+    for (const i of tx.inputs) {
+      w.reversed(i.txid);
+      w.u32(i.vout);
+    }
+    hashPrevouts = sha256d(w.buf);
   }
   if (!anyone && base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    hashSequence = sha256d(concat(...tx.inputs.map((i) => le(i.sequence, 4))));
+    const w = new LeBuf(4 * tx.inputs.length);
+    for (const i of tx.inputs) w.u32(i.sequence);
+    hashSequence = sha256d(w.buf);
   }
   if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) {
-    hashOutputs = sha256d(concat(...tx.outputs.map(encodeOutput)));
+    const w = new LeBuf(outputsSize(tx.outputs));
+    for (const o of tx.outputs) writeOutput(w, o);
+    hashOutputs = sha256d(w.buf);
   } else if (base === SIGHASH_SINGLE && index < tx.outputs.length) {
     hashOutputs = sha256d(encodeOutput(tx.outputs[index]!));
   }
-  const w = new Writer(256);
-  writeI32le(w, tx.version);
-  w.bytes(hashPrevouts).bytes(hashSequence);
-  w.bytes(reverse(input.txid)).bytes(le(input.vout, 4));
-  writeVarBytes(w, scriptCode);
-  w.bytes(le64(amount)).bytes(le(input.sequence, 4));
-  w.bytes(hashOutputs)
-    .bytes(le(tx.locktime, 4))
-    .bytes(le(hashType >>> 0, 4));
-  return sha256d(w.finish());
+  const w = new LeBuf(
+    4 + 32 + 32 + 36 + compactSizeLen(scriptCode.length) + scriptCode.length + 8 + 4 + 32 + 8,
+  );
+  w.u32(tx.version);
+  w.bytes(hashPrevouts);
+  w.bytes(hashSequence);
+  w.reversed(input.txid);
+  w.u32(input.vout);
+  w.varBytes(scriptCode);
+  w.u64(amount);
+  w.u32(input.sequence);
+  w.bytes(hashOutputs);
+  w.u32(tx.locktime);
+  w.u32(hashType);
+  return sha256d(w.buf);
 }
 
 function encodeOutput(o: TxOut): Uint8Array {
-  const w = new Writer(48);
-  w.bytes(le64(o.value));
-  writeVarBytes(w, o.scriptPubKey);
-  return w.finish();
+  const w = new LeBuf(outputsSize([o]));
+  writeOutput(w, o);
+  return w.buf;
 }
 
 /**
