@@ -13,7 +13,11 @@ import { mnemonicFromEntropy } from '../../src/core/wallet/keys.js';
 import type { ChainTracker } from '../../src/node/chain/tracker.js';
 import { ChannelManager, type HtlcHooks } from '../../src/node/channels/manager.js';
 import { NodeKeys } from '../../src/node/keys/index.js';
-import { ChainMonitorManager, type MonitorEvent } from '../../src/node/monitor/index.js';
+import {
+  ChainMonitorManager,
+  type ChainMonitorOptions,
+  type MonitorEvent,
+} from '../../src/node/monitor/index.js';
 import { PaymentManager } from '../../src/node/payments/index.js';
 import { PeerManager } from '../../src/node/peer/index.js';
 import { OnchainWallet } from '../../src/node/wallet/wallet.js';
@@ -44,7 +48,12 @@ export interface MNode {
   payHooks: HtlcHooks;
   /** What the monitors of previous incarnations published. */
   pastPublished: Array<{ channelId: string; txid: string; kind: string }>;
+  /** Monitor compaction options (kept across restarts). */
+  monitorOpts: MonitorOpts;
 }
+
+/** Monitor compaction options of a test node. */
+export type MonitorOpts = Pick<ChainMonitorOptions, 'compactEvery' | 'keepUpdates'>;
 
 export const CHANNEL_CONFIG: Partial<ChannelConfig> = { toSelfDelay: 6, minimumDepth: 1 };
 
@@ -52,7 +61,12 @@ export const CHANNEL_CONFIG: Partial<ChannelConfig> = { toSelfDelay: 6, minimumD
 export async function startMNode(
   d: Devnet,
   name: string,
-  o: { seedByte: number; dbPath: string; reuse?: Pick<MNode, 'chain' | 'wallet'> },
+  o: {
+    seedByte: number;
+    dbPath: string;
+    reuse?: Pick<MNode, 'chain' | 'wallet'>;
+    monitor?: MonitorOpts;
+  },
 ): Promise<MNode> {
   const keys = new NodeKeys(new Uint8Array(32).fill(o.seedByte));
   const store = new SqliteStore(o.dbPath);
@@ -70,7 +84,15 @@ export async function startMNode(
     });
     await wallet.sync();
   }
-  const mon = new ChainMonitorManager({ keys, store, chain, wallet, config: { antiReorgDelay: 3 } });
+  const monitorOpts = o.monitor ?? {};
+  const mon = new ChainMonitorManager({
+    keys,
+    store,
+    chain,
+    wallet,
+    config: { antiReorgDelay: 3 },
+    ...monitorOpts,
+  });
   const cm = new ChannelManager({
     keys,
     store,
@@ -87,6 +109,7 @@ export async function startMNode(
     held: [],
     drop: false,
     pastPublished: [],
+    monitorOpts,
   } as unknown as MNode;
   const setHooks = cm.setHtlcHooks.bind(cm);
   cm.setHtlcHooks = (h: HtlcHooks) => {
@@ -148,7 +171,12 @@ export async function stopMNode(n: MNode): Promise<void> {
  * Stops the node, mines `blocksWhileDown` blocks, and starts it again from its SQLite file (same
  * chain view and wallet); events and published transactions carry over.
  */
-export async function restartMNode(d: Devnet, n: MNode, blocksWhileDown: number): Promise<MNode> {
+export async function restartMNode(
+  d: Devnet,
+  n: MNode,
+  blocksWhileDown: number,
+  monitor: MonitorOpts = n.monitorOpts,
+): Promise<MNode> {
   const past = [...n.pastPublished, ...n.mon.published()];
   await stopMNode(n);
   d.mine(blocksWhileDown);
@@ -156,6 +184,7 @@ export async function restartMNode(d: Devnet, n: MNode, blocksWhileDown: number)
     seedByte: n.seedByte,
     dbPath: n.dbPath,
     reuse: { chain: n.chain, wallet: n.wallet },
+    monitor,
   });
   m.pastPublished = past;
   m.events.unshift(...n.events);

@@ -148,7 +148,15 @@ function classify(s: MonitorState, f: ChannelFundedUpdate, ct: ChainTx): Closing
   if (n === undefined) return { ...base, kind: 'mutual' };
   // Both sides' commitments share the obscuring factor: a number match alone may be one of our
   // own commitments. The revocable to_local (or an HTLC output) derived from the secret decides.
-  const byNumber = s.revoked.find((r) => r.commitmentNumber === n);
+  // An archived revoked commitment (not hydrated back): its secret from the compact store, so
+  // its to_local is still punished (its HTLC outputs need the archived record).
+  const fromSecrets = (): RevokedCommitment | undefined => {
+    const secret = s.secrets?.secretForCommitment(n);
+    return secret
+      ? { commitmentNumber: n, txid: undefined, perCommitmentSecret: secret, htlcs: [] }
+      : undefined;
+  };
+  const byNumber = s.revoked.find((r) => r.commitmentNumber === n) ?? fromSecrets();
   if (byNumber) {
     const sc = revokedScripts(f, byNumber.perCommitmentSecret);
     const spks = [p2wsh(sc.toLocalWitnessScript), ...byNumber.htlcs.map((h) => p2wsh(sc.htlcScript(h)))];

@@ -23,12 +23,14 @@
  * Nothing is forgotten before it is `antiReorgDelay` deep.
  */
 
+import { decodeCommitmentNumber } from '../../protocol/channel/commitment.js';
 import { HTLC_SUCCESS_WEIGHT, HTLC_TIMEOUT_WEIGHT } from '../../protocol/channel/fees.js';
 import { anchorScript, hasAnchors } from '../../protocol/channel/scripts.js';
 import { sha256 } from '../../protocol/crypto/hash.js';
 import { equal, toHex } from '../../protocol/encoding/bytes.js';
 import { deriveRevocationPrivkey } from '../../protocol/keys/derivation.js';
-import { txid as txidOf, weight } from '../../protocol/tx/transaction.js';
+import { SHACHAIN_MAX_INDEX, ShachainStore } from '../../protocol/keys/shachain.js';
+import { type Transaction, txid as txidOf, weight } from '../../protocol/tx/transaction.js';
 import type { MonitorUpdate } from '../channel/monitor-update.js';
 import {
   type Analysis,
@@ -54,6 +56,7 @@ import {
   toRemoteInput,
 } from './claims.js';
 import {
+  type ArchivedRevoked,
   DEFAULT_MONITOR_CONFIG,
   type MonitorConfig,
   type MonitorContext,
@@ -72,6 +75,7 @@ export function initialMonitorState(): MonitorState {
     locals: [],
     remotes: [],
     revoked: [],
+    secrets: undefined,
     preimages: [],
     mutualCloseTxids: [],
     broadcastLocal: false,
@@ -154,6 +158,7 @@ function applyUpdate(s: MonitorState, u: MonitorUpdate, ctx: MonitorContext): Mo
             htlcs: rc ? rc.spec.htlcs : [],
           },
         ],
+        secrets: insertSecret(s.secrets, u.commitmentNumber, u.perCommitmentSecret),
       };
       return closed ? next : { ...next, preimages: prunePreimages(next) };
     }
@@ -167,6 +172,93 @@ function applyUpdate(s: MonitorState, u: MonitorUpdate, ctx: MonitorContext): Mo
       return { ...s, mutualCloseTxids: [...s.mutualCloseTxids, t] };
     }
   }
+}
+
+/**
+ * The compact secret store with commitment `n`'s secret added; unchanged when `n` is not the
+ * next expected one (a replayed revocation) or the store was never started (`n > 0` first).
+ */
+function insertSecret(
+  store: ShachainStore | undefined,
+  n: number,
+  secret: Uint8Array,
+): ShachainStore | undefined {
+  const base = store ?? (n === 0 ? ShachainStore.empty() : undefined);
+  if (!base || base.nextIndex !== SHACHAIN_MAX_INDEX - n) return store;
+  try {
+    return base.insert(SHACHAIN_MAX_INDEX - n, secret);
+  } catch {
+    // The channel checked the secret already; an inconsistent one is simply not stored.
+    return store;
+  }
+}
+
+/**
+ * Moves the revoked commitments out of the state so the runtime can keep them in cold storage
+ * (they are needed again only if the peer publishes one: see {@link unknownRevokedNumber} and
+ * {@link hydrateRevoked}). Returns the entries worth archiving: those with HTLCs, or whose
+ * secret the state's compact store cannot derive; the others are fully covered by
+ * {@link MonitorState.secrets}. Nothing moves once the funding output is spent (the closing
+ * analysis may use them).
+ *
+ * Obligation: persist `archived` no later than the returned state (the same atomic batch).
+ */
+export function archiveRevoked(s: MonitorState): { state: MonitorState; archived: ArchivedRevoked[] } {
+  if (s.revoked.length === 0 || s.chainTxs.length > 0 || analyze(s).closing)
+    return { state: s, archived: [] };
+  const archived: ArchivedRevoked[] = [];
+  for (const r of s.revoked) {
+    const derived = s.secrets?.secretForCommitment(r.commitmentNumber);
+    const known = derived !== undefined && equal(derived, r.perCommitmentSecret);
+    if (known && r.htlcs.length === 0) continue;
+    archived.push({
+      commitmentNumber: r.commitmentNumber,
+      perCommitmentSecret: known ? undefined : r.perCommitmentSecret,
+      htlcs: r.htlcs,
+    });
+  }
+  return { state: { ...s, revoked: [] }, archived };
+}
+
+/**
+ * If `tx` spends the funding output with a commitment number the peer revoked but whose record
+ * is not in the state (archived), that number: the runtime then loads the archived record and
+ * calls {@link hydrateRevoked} BEFORE feeding the block (without it only `to_local` and our
+ * `to_remote` are claimed).
+ */
+export function unknownRevokedNumber(s: MonitorState, tx: Transaction): number | undefined {
+  const f = s.funded;
+  if (!f) return undefined;
+  const input = tx.inputs.find((i) => equal(i.txid, f.fundingTxid) && i.vout === f.fundingOutputIndex);
+  if (!input) return undefined;
+  const t = txidOf(tx);
+  if (s.locals.some((l) => equal(l.txid, t)) || s.remotes.some((r) => equal(r.txid, t))) return undefined;
+  const n = decodeCommitmentNumber(tx.locktime, input.sequence, f.obscuringFactor);
+  if (n === undefined || s.revoked.some((r) => r.commitmentNumber === n)) return undefined;
+  const lowestUnrevoked = s.remotes[0]?.commitmentNumber;
+  if (lowestUnrevoked !== undefined && n >= lowestUnrevoked) return undefined;
+  return n;
+}
+
+/**
+ * Puts an archived revoked commitment back into the state (see {@link archiveRevoked}). Its
+ * secret comes from the record or from {@link MonitorState.secrets}; without either the state
+ * is returned unchanged.
+ */
+export function hydrateRevoked(s: MonitorState, a: ArchivedRevoked): MonitorState {
+  if (s.revoked.some((r) => r.commitmentNumber === a.commitmentNumber)) return s;
+  const secret = a.perCommitmentSecret ?? s.secrets?.secretForCommitment(a.commitmentNumber);
+  if (!secret) return s;
+  const entry = {
+    commitmentNumber: a.commitmentNumber,
+    txid: undefined,
+    perCommitmentSecret: secret,
+    htlcs: a.htlcs,
+  };
+  return {
+    ...s,
+    revoked: [...s.revoked, entry].sort((x, y) => x.commitmentNumber - y.commitmentNumber),
+  };
 }
 
 /** Drops what blocks at `height` and above confirmed. */

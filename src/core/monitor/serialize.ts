@@ -1,12 +1,15 @@
 /**
  * Versioned serialisation of {@link MonitorState}: UTF-8 JSON with tagged values
- * (`{"$n":"123"}` bigint, `{"$b":"hex"}` bytes). Decoding checks the version and the shape of
+ * (`{"$n":"123"}` bigint, `{"$b":"hex"}` bytes, `{"$sc":"hex"}` BOLT #3 shachain store), and of
+ * archived revoked commitments ({@link encodeRevokedArchive}). Decoding checks the version and the shape of
  * every top-level field and throws only {@link DecodeError} (`MONITOR_STATE_INVALID`,
  * `MONITOR_STATE_VERSION`).
  */
 import { fromHex, fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
 import { asDecodeError, DecodeError } from '../../protocol/errors.js';
-import type { MonitorState } from './types.js';
+import { ShachainStore } from '../../protocol/keys/shachain.js';
+import type { SpecHtlc } from '../channel/types.js';
+import type { ArchivedRevoked, MonitorState } from './types.js';
 
 /** Current format version. */
 export const MONITOR_STATE_VERSION = 1;
@@ -14,6 +17,7 @@ export const MONITOR_STATE_VERSION = 1;
 function replacer(this: unknown, _key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return { $n: value.toString() };
   if (value instanceof Uint8Array) return { $b: toHex(value) };
+  if (value instanceof ShachainStore) return { $sc: toHex(value.encode()) };
   return value;
 }
 
@@ -26,6 +30,7 @@ function reviver(_key: string, value: unknown): unknown {
         return BigInt(o.$n);
       }
       if (typeof o.$b === 'string') return fromHex(o.$b);
+      if (typeof o.$sc === 'string') return ShachainStore.decode(fromHex(o.$sc));
     }
   }
   return value;
@@ -85,6 +90,69 @@ export function decodeMonitorState(bytes: Uint8Array): MonitorState {
     if (!(s.reported as unknown[]).every((r) => typeof r === 'string')) throw bad('reported');
     if (typeof s.broadcastLocal !== 'boolean' || typeof s.resolved !== 'boolean') throw bad('flags');
     if (typeof s.height !== 'number' || !Number.isInteger(s.height)) throw bad('height');
+    // States written before the compact secret store existed have none.
+    if (s.secrets === undefined) s.secrets = undefined;
+    else if (!(s.secrets instanceof ShachainStore)) throw bad('secrets');
     return s as unknown as MonitorState;
+  });
+}
+
+const isHtlc = (h: unknown): h is SpecHtlc =>
+  isObj(h) &&
+  (h.direction === 'offered' || h.direction === 'received') &&
+  typeof h.id === 'bigint' &&
+  typeof h.amountMsat === 'bigint' &&
+  isBytes(h.paymentHash) &&
+  h.paymentHash.length === 32 &&
+  typeof h.cltvExpiry === 'number';
+
+/**
+ * Serialises archived revoked commitments (one cold-storage record): UTF-8 JSON
+ * `{"v":1,"htlcs":[SpecHtlc...],"entries":[[n, secret|null, [htlc index...]]...]}` — an HTLC
+ * present in several consecutive commitments is stored once.
+ */
+export function encodeRevokedArchive(entries: readonly ArchivedRevoked[]): Uint8Array {
+  const htlcs: SpecHtlc[] = [];
+  const index = new Map<string, number>();
+  const rows = entries.map((e) => [
+    e.commitmentNumber,
+    e.perCommitmentSecret ?? null,
+    e.htlcs.map((h) => {
+      const k = `${h.direction}:${h.id}:${toHex(h.paymentHash)}:${h.amountMsat}:${h.cltvExpiry}`;
+      let i = index.get(k);
+      if (i === undefined) {
+        i = htlcs.length;
+        htlcs.push(h);
+        index.set(k, i);
+      }
+      return i;
+    }),
+  ]);
+  return utf8(JSON.stringify({ v: 1, htlcs, entries: rows }, replacer));
+}
+
+/** Parses {@link encodeRevokedArchive}'s output; throws only DecodeError `MONITOR_STATE_INVALID`. */
+export function decodeRevokedArchive(bytes: Uint8Array): ArchivedRevoked[] {
+  return asDecodeError('MONITOR_STATE_INVALID', 'invalid revoked archive', () => {
+    const p = JSON.parse(fromUtf8(bytes), reviver) as unknown;
+    if (!isObj(p) || p.v !== 1 || !isArr(p.htlcs) || !isArr(p.entries)) throw bad('revoked archive');
+    const htlcs = p.htlcs;
+    if (!htlcs.every(isHtlc)) throw bad('revoked archive htlcs');
+    return p.entries.map((row) => {
+      if (!isArr(row) || row.length !== 3) throw bad('revoked archive entry');
+      const [n, secret, idx] = row;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw bad('revoked archive number');
+      if (secret !== null && !(isBytes(secret) && secret.length === 32)) throw bad('revoked archive secret');
+      if (!isArr(idx)) throw bad('revoked archive indexes');
+      return {
+        commitmentNumber: n,
+        perCommitmentSecret: secret ?? undefined,
+        htlcs: idx.map((i) => {
+          const h = typeof i === 'number' ? htlcs[i] : undefined;
+          if (!h) throw bad('revoked archive index');
+          return h;
+        }),
+      };
+    });
   });
 }

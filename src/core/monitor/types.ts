@@ -15,6 +15,7 @@
  * - persist `PersistMonitor` before acting on later effects of the same step.
  */
 
+import type { ShachainStore } from '../../protocol/keys/shachain.js';
 import type { Transaction } from '../../protocol/tx/transaction.js';
 import type {
   ChannelFundedUpdate,
@@ -62,13 +63,27 @@ export interface MonitorContext {
   config?: Partial<MonitorConfig>;
 }
 
-/** A peer commitment the peer revoked (compact: HTLC outputs are re-derived from the secret). */
+/**
+ * A peer commitment the peer revoked (compact: HTLC outputs are re-derived from the secret).
+ * The state keeps them only until the runtime archives them ({@link archiveRevoked}); the
+ * runtime puts one back ({@link hydrateRevoked}) when that commitment shows up on chain.
+ */
 export interface RevokedCommitment {
   commitmentNumber: number;
   /** Its txid when the monitor saw it as a `RemoteCommitment` (otherwise matched by number). */
   txid: Uint8Array | undefined;
   perCommitmentSecret: Uint8Array;
   /** Its HTLCs from the peer's point of view (trimmed ones included; only real outputs match). */
+  htlcs: SpecHtlc[];
+}
+
+/**
+ * A revoked commitment as archived out of the state (cold storage): its HTLCs, and its secret
+ * when the state's {@link MonitorState.secrets} cannot derive it.
+ */
+export interface ArchivedRevoked {
+  commitmentNumber: number;
+  perCommitmentSecret: Uint8Array | undefined;
   htlcs: SpecHtlc[];
 }
 
@@ -88,7 +103,15 @@ export interface MonitorState {
   locals: LocalCommitmentUpdate[];
   /** The peer's unrevoked commitments (current and, while waiting for a revocation, the next). */
   remotes: RemoteCommitmentUpdate[];
+  /** Revoked peer commitments not archived yet (see {@link RevokedCommitment}). */
   revoked: RevokedCommitment[];
+  /**
+   * BOLT #3 compact store of every per-commitment secret the peer revealed (49 entries at most),
+   * commitment 0 upwards; undefined when the monitor did not see them all in order (states
+   * written before it existed). Lets any revoked commitment's `to_local` be punished without
+   * its archived record.
+   */
+  secrets: ShachainStore | undefined;
   /** Preimages of HTLCs still in an unrevoked commitment (pruned as HTLCs leave). */
   preimages: Uint8Array[];
   /** Known mutual close transactions' txids. */

@@ -56,6 +56,14 @@ export interface StoredMonitorUpdate {
 }
 
 /**
+ * The store key of a monitor update (namespace `monitor`): `<channel id hex>/<seq, 12 digits>`.
+ * The chain monitor deletes the records its snapshots cover by these keys.
+ */
+export function monitorUpdateKey(channelId: string, seq: number): string {
+  return `${channelId.toLowerCase()}/${seq.toString().padStart(12, '0')}`;
+}
+
+/**
  * Where `MonitorUpdate` effects go once they are durable (the BOLT 5 monitor consumes them).
  * The channel manager writes every update to the store (namespace `monitor`) in the same atomic
  * batch as the channel state, BEFORE any message that follows it leaves; then calls the sink.
@@ -88,6 +96,11 @@ export interface ChannelManagerOptions {
   /** Confirmation target for the commitment fee rate estimate (default 6). */
   feeTarget?: number;
   logger?: PeerLogger;
+  /**
+   * Called once when a store write fails (the store then refuses every later write): the node
+   * can no longer make progress safely and should stop; a restart recovers from the store.
+   */
+  onStoreFailure?: (e: Error) => void;
 }
 
 /** A channel as reported by {@link ChannelManager.listChannels}. */

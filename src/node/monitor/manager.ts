@@ -28,17 +28,33 @@
  *   .htlcResolvedOnChain`); every notification is also delivered to subscribers as a
  *   {@link MonitorEvent}.
  * - Sweeps go to a fresh wallet address per channel, fixed in the monitor state.
+ * - Compaction: the state record is a snapshot covering every channel update up to its sequence
+ *   number. Once `compactEvery` updates of a channel are covered beyond the newest
+ *   `keepUpdates` ones, ONE atomic batch writes the snapshot, moves the revoked commitments out
+ *   of it into an append-only archive record (namespace `monitor_revoked`, key `<channel
+ *   id>/<first commitment number>/<seq>`: their HTLCs, needed only if the peer publishes one)
+ *   and deletes the covered `monitor/<channel id>/<seq>` records (never one above the snapshot's
+ *   sequence: the channel manager writes newer ones concurrently). A crash at any point leaves
+ *   either the old snapshot with its updates or the new one. When a funding spend is an
+ *   archived revoked commitment, its record is put back into the state before the block is fed.
+ *   The newest `keepUpdates` records stay (other layers look preimages up there after a
+ *   restart). Data directories without snapshots load as before and are compacted at start-up.
  * - Start-up: stored monitor states are loaded, channel updates they missed are replayed,
  *   watches re-armed, and every unresolved monitor is re-fed from `antiReorgDelay` blocks
  *   below its last height (a reorg while the node was down is thereby handled) up to the tip.
  */
 import type { LocalCommitmentUpdate, MonitorUpdate } from '../../core/channel/index.js';
 import {
+  type ArchivedRevoked,
   analyze,
+  archiveRevoked,
   DEFAULT_MONITOR_CONFIG,
   decodeMonitorState,
+  decodeRevokedArchive,
   encodeMonitorState,
+  encodeRevokedArchive,
   feeFor,
+  hydrateRevoked,
   initialMonitorState,
   type MonitorConfig,
   type MonitorContext,
@@ -48,13 +64,15 @@ import {
   monitorStep,
   signAnchorSpend,
   signFundedHtlcTx,
+  unknownRevokedNumber,
 } from '../../core/monitor/index.js';
 import { sha256 } from '../../protocol/crypto/hash.js';
 import { fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
 import { addressToScript, type Network } from '../../protocol/tx/address.js';
 import { type Transaction, txidHex } from '../../protocol/tx/transaction.js';
-import { NS as CHANNEL_NS, loadMonitorUpdates } from '../channels/manager.js';
-import type { MonitorSink, StoredMonitorUpdate } from '../channels/types.js';
+import { decodeRecord as decodeChannelRecord } from '../channels/codec.js';
+import { NS as CHANNEL_NS } from '../channels/manager.js';
+import { type MonitorSink, monitorUpdateKey, type StoredMonitorUpdate } from '../channels/types.js';
 import type { NodeKeys } from '../keys/index.js';
 import type { PeerLogger } from '../peer/types.js';
 import { silentLogger } from '../peer/types.js';
@@ -63,6 +81,15 @@ import type { KVStore, StoreOp } from '../ports/store.js';
 
 /** Store namespace of the monitor states. */
 export const MONITOR_NS = 'monitor_state';
+
+/** Store namespace of the archived revoked commitments (see the module documentation). */
+export const MONITOR_ARCHIVE_NS = 'monitor_revoked';
+
+/** Default {@link ChainMonitorOptions.compactEvery}. */
+export const DEFAULT_COMPACT_EVERY = 256;
+
+/** Default {@link ChainMonitorOptions.keepUpdates}. */
+export const DEFAULT_KEEP_UPDATES = 256;
 
 /** Non-witness size of an input (outpoint 36, empty script 1, sequence 4). */
 const INPUT_BASE_WEIGHT = 41 * 4;
@@ -117,6 +144,10 @@ export interface ChainMonitorOptions {
   /** Confirmation target of claims, sweeps and CPFP (default 2: they are time-sensitive). */
   feeTarget?: number;
   logger?: PeerLogger;
+  /** Compact a channel once this many of its update records are deletable (default 256). */
+  compactEvery?: number;
+  /** Newest update records of a channel never deleted (default 256). */
+  keepUpdates?: number;
 }
 
 /** A notification of the monitors (ids and hashes in hex). */
@@ -154,6 +185,10 @@ interface Mon {
   state: MonitorState;
   /** Last channel update sequence number applied. */
   appliedSeq: number;
+  /** Every update record with a sequence number up to this one is deleted. */
+  prunedSeq: number;
+  /** Archive record keys of this channel (`<channel id>/<first number>/<seq>`), ascending. */
+  archive: string[];
   /** Fresh sweep destination until the state fixes one. */
   dest: Uint8Array | undefined;
   /** Changed since the last write. */
@@ -166,12 +201,14 @@ interface Header {
   v: 1;
   keyIndex: number;
   appliedSeq: number;
+  /** Absent in records written before compaction existed. */
+  prunedSeq?: number;
 }
 
-function encodeRecord(m: Mon): Uint8Array {
-  const h: Header = { v: 1, keyIndex: m.keyIndex, appliedSeq: m.appliedSeq };
+function encodeRecord(m: Mon, state: MonitorState = m.state, prunedSeq = m.prunedSeq): Uint8Array {
+  const h: Header = { v: 1, keyIndex: m.keyIndex, appliedSeq: m.appliedSeq, prunedSeq };
   const head = utf8(`${JSON.stringify(h)}\n`);
-  const body = encodeMonitorState(m.state);
+  const body = encodeMonitorState(state);
   const out = new Uint8Array(head.length + body.length);
   out.set(head);
   out.set(body, head.length);
@@ -184,6 +221,16 @@ function decodeRecord(bytes: Uint8Array): { header: Header; state: MonitorState 
   return { header, state: decodeMonitorState(bytes.subarray(nl + 1)) };
 }
 
+function archiveKey(channelId: string, firstNumber: number, seq: number): string {
+  return `${channelId}/${firstNumber.toString().padStart(12, '0')}/${seq.toString().padStart(12, '0')}`;
+}
+
+/** The first commitment number of an archive record key. */
+function archiveFirst(key: string): number {
+  const parts = key.split('/');
+  return Number(parts[1]);
+}
+
 const IGNORED_REJECTS = new Set(['already-in-chain', 'already-in-mempool']);
 
 /** See the module documentation. */
@@ -194,6 +241,8 @@ export class ChainMonitorManager implements MonitorSink {
   readonly #wallet: MonitorWallet;
   readonly #log: PeerLogger;
   readonly #cfg: MonitorConfig;
+  readonly #compactEvery: number;
+  readonly #keepUpdates: number;
   readonly #mons = new Map<string, Mon>();
   readonly #listeners = new Set<(e: MonitorEvent) => void>();
   /** Funded CPFP children / HTLC transactions by `txid:vout` of the channel input. */
@@ -217,6 +266,8 @@ export class ChainMonitorManager implements MonitorSink {
     this.#wallet = opts.wallet;
     this.#log = opts.logger ?? silentLogger;
     this.#cfg = { ...DEFAULT_MONITOR_CONFIG, ...opts.config };
+    this.#compactEvery = Math.max(1, opts.compactEvery ?? DEFAULT_COMPACT_EVERY);
+    this.#keepUpdates = Math.max(0, opts.keepUpdates ?? DEFAULT_KEEP_UPDATES);
     // Work queued before start() (sink calls during the channel manager's start) waits for it.
     this.#queue = new Promise<void>((resolve) => {
       this.#open = resolve;
@@ -243,34 +294,58 @@ export class ChainMonitorManager implements MonitorSink {
     const tip = this.#chain.tip()?.height ?? 0;
     this.#fedHeight = tip;
     await this.#refreshFeerate();
+    // Update records by channel (sequence numbers ascending), archive records by channel.
+    const seqs = new Map<string, number[]>();
+    for (const k of await this.#store.list(CHANNEL_NS.monitor)) {
+      const slash = k.indexOf('/');
+      const id = k.slice(0, slash);
+      const list = seqs.get(id) ?? [];
+      list.push(Number(k.slice(slash + 1)));
+      seqs.set(id, list);
+    }
+    const archives = new Map<string, string[]>();
+    for (const k of await this.#store.list(MONITOR_ARCHIVE_NS)) {
+      const id = k.slice(0, k.indexOf('/'));
+      archives.set(id, [...(archives.get(id) ?? []), k]);
+    }
     for (const k of await this.#store.list(MONITOR_NS)) {
       const v = await this.#store.read(MONITOR_NS, k);
       if (!v) continue;
       const { header, state } = decodeRecord(v);
+      // Records written before compaction: everything below the first stored update is gone.
+      const first = seqs.get(k)?.[0];
+      const prunedSeq =
+        header.prunedSeq ??
+        (first === undefined ? header.appliedSeq : Math.min(first - 1, header.appliedSeq));
       this.#mons.set(k, {
         channelId: k,
         keyIndex: header.keyIndex,
         state,
         appliedSeq: header.appliedSeq,
+        prunedSeq,
+        archive: archives.get(k) ?? [],
         dest: undefined,
         dirty: false,
         refeedFrom: state.resolved ? undefined : Math.max(1, state.height - this.#cfg.antiReorgDelay + 1),
       });
     }
     // Channel updates not applied yet (crash between the channel's write and ours).
-    const ids = new Set<string>();
-    for (const k of await this.#store.list(CHANNEL_NS.monitor)) ids.add(k.slice(0, k.indexOf('/')));
     const effects: Array<[Mon, MonitorEffect[]]> = [];
-    for (const id of ids) {
+    for (const [id, list] of seqs) {
       const known = this.#mons.get(id);
-      const updates = (await loadMonitorUpdates(this.#store, id)).filter(
-        (u) => u.seq > (known?.appliedSeq ?? 0),
-      );
+      const updates: StoredMonitorUpdate[] = [];
+      for (const seq of list) {
+        if (seq <= (known?.appliedSeq ?? 0)) continue;
+        const v = await this.#store.read(CHANNEL_NS.monitor, monitorUpdateKey(id, seq));
+        if (v) updates.push({ seq, update: decodeChannelRecord<MonitorUpdate>(v) });
+      }
       if (updates.length === 0) continue;
       const m = known ?? this.#create(id, tip - this.#cfg.antiReorgDelay);
       if (!m) continue;
       effects.push([m, this.#applyUpdates(m, updates)]);
     }
+    // Old data directories (and monitors due) are compacted now.
+    for (const m of this.#mons.values()) if (this.#due(m)) m.dirty = true;
     await this.#persistDirty(true);
     for (const m of this.#mons.values()) this.#rewatch(m);
     this.#unsub = this.#chain.subscribe((e) => this.#onChainEvent(e));
@@ -342,7 +417,8 @@ export class ChainMonitorManager implements MonitorSink {
         if (!m) return;
       }
       const fx = this.#applyUpdates(m, list);
-      if (fx.some((e) => e.type !== 'WatchOutpoint' && e.type !== 'PersistMonitor')) await this.#persist([m]);
+      if (fx.some((e) => e.type !== 'WatchOutpoint' && e.type !== 'PersistMonitor') || this.#due(m))
+        await this.#persist([m]);
       await this.#execute(m, fx);
     });
   }
@@ -380,6 +456,8 @@ export class ChainMonitorManager implements MonitorSink {
       keyIndex,
       state: { ...initialMonitorState(), height: Math.max(0, height) },
       appliedSeq: 0,
+      prunedSeq: 0,
+      archive: [],
       dest: addressToScript(this.#wallet.newAddress(), this.#wallet.network),
       dirty: true,
       refeedFrom: undefined,
@@ -426,15 +504,81 @@ export class ChainMonitorManager implements MonitorSink {
     return fx;
   }
 
+  /** Whether `m` has at least `compactEvery` deletable update records. */
+  #due(m: Mon): boolean {
+    return m.appliedSeq - this.#keepUpdates - m.prunedSeq >= this.#compactEvery;
+  }
+
+  /**
+   * Writes the dirty states in one atomic batch; a monitor due for compaction also archives its
+   * revoked commitments and deletes the update records its snapshot covers (same batch).
+   */
   async #persist(ms: Mon[]): Promise<void> {
     const ops: StoreOp[] = [];
+    const after: Array<() => void> = [];
     for (const m of ms) {
       if (!m.dirty) continue;
-      ops.push({ op: 'put', namespace: MONITOR_NS, key: m.channelId, value: encodeRecord(m) });
+      if (!this.#due(m)) {
+        ops.push({ op: 'put', namespace: MONITOR_NS, key: m.channelId, value: encodeRecord(m) });
+        continue;
+      }
+      const { state, archived } = archiveRevoked(m.state);
+      const upTo = m.appliedSeq - this.#keepUpdates;
+      const key =
+        archived.length > 0 ? archiveKey(m.channelId, archived[0]!.commitmentNumber, m.appliedSeq) : '';
+      ops.push({ op: 'put', namespace: MONITOR_NS, key: m.channelId, value: encodeRecord(m, state, upTo) });
+      if (key)
+        ops.push({ op: 'put', namespace: MONITOR_ARCHIVE_NS, key, value: encodeRevokedArchive(archived) });
+      // Never above the snapshot's sequence number (newer records are being written).
+      for (let seq = m.prunedSeq + 1; seq <= upTo; seq++)
+        ops.push({ op: 'del', namespace: CHANNEL_NS.monitor, key: monitorUpdateKey(m.channelId, seq) });
+      after.push(() => {
+        m.state = state;
+        m.prunedSeq = upTo;
+        if (key) m.archive = [...m.archive, key].sort();
+      });
     }
     if (ops.length === 0) return;
     await this.#store.batch(ops);
+    for (const f of after) f();
     for (const m of ms) m.dirty = false;
+  }
+
+  /** The archived record of revoked commitment `n` of `m`, if any (newest archive first). */
+  async #archived(m: Mon, n: number): Promise<ArchivedRevoked | undefined> {
+    const keys = m.archive
+      .filter((k) => archiveFirst(k) <= n)
+      .sort((a, b) => archiveFirst(b) - archiveFirst(a));
+    for (const k of keys) {
+      const v = await this.#store.read(MONITOR_ARCHIVE_NS, k);
+      if (!v) continue;
+      try {
+        const hit = decodeRevokedArchive(v).find((e) => e.commitmentNumber === n);
+        if (hit) return hit;
+      } catch (e) {
+        this.#log.error('unreadable revoked archive', { channel: m.channelId, key: k, error: String(e) });
+      }
+    }
+    return undefined;
+  }
+
+  /** Puts back the archived revoked commitments `txs` publish before they are fed to `m`. */
+  async #hydrate(m: Mon, txs: readonly Transaction[]): Promise<void> {
+    for (const tx of txs) {
+      const n = unknownRevokedNumber(m.state, tx);
+      if (n === undefined) continue;
+      const a = await this.#archived(m, n);
+      if (!a) continue;
+      const next = hydrateRevoked(m.state, a);
+      if (next !== m.state) {
+        this.#log.info('revoked commitment on chain: archived record restored', {
+          channel: m.channelId,
+          commitmentNumber: n,
+        });
+        m.state = next;
+        m.dirty = true;
+      }
+    }
   }
 
   async #persistDirty(all = false): Promise<void> {
@@ -513,6 +657,7 @@ export class ChainMonitorManager implements MonitorSink {
       if (hash === undefined) break;
       const block = await this.#chain.backend.getBlock(hash);
       const fx: Array<[Mon, MonitorEffect[]]> = [];
+      for (const m of due) await this.#hydrate(m, block.txs);
       for (const m of due) {
         m.refeedFrom = undefined;
         fx.push([m, this.#step(m, { type: 'BlockConnected', height: h, txs: block.txs })]);
