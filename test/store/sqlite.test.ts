@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/adapters/store/sqlite.js';
 import { MemoryStore } from '../../src/node/store/memory.js';
@@ -45,6 +46,50 @@ describe('SQLite group commit', () => {
     const r = new SqliteStore(join(dir, 'group.db'));
     expect(await r.read('g', 'late')).toEqual(enc('z'));
     await r.close();
+  });
+});
+
+describe('SQLite commit failures', () => {
+  it('a failed commit rejects its batches and every later write (STORE_FAILED); what was committed stays', async () => {
+    const path = join(dir, 'fail.db');
+    const s = new SqliteStore(path, { groupCommit: true, busyTimeoutMs: 20 });
+    const enc = (t: string) => new TextEncoder().encode(t);
+    await s.write('f', 'before', enc('1'));
+    // Another connection holds the write lock: our next commit fails (SQLITE_BUSY).
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const a = s.write('f', 'a', enc('2'));
+    const b = s.write('f', 'b', enc('3'));
+    const barrier = s.barrier();
+    await expect(a).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    await expect(b).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    await expect(barrier).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    other.exec('ROLLBACK');
+    other.close();
+    // Even with the lock gone, nothing may become durable after the lost writes.
+    await expect(s.write('f', 'c', enc('4'))).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    await expect(s.barrier()).rejects.toMatchObject({ code: 'STORE_FAILED' });
+    await s.close();
+    const r = new SqliteStore(path);
+    expect(await r.list('f')).toEqual(['before']);
+    await r.close();
+  });
+
+  it('barrier() resolves after every batch queued before it is committed', async () => {
+    const s = new SqliteStore(join(dir, 'barrier.db'), { groupCommit: true });
+    const enc = (t: string) => new TextEncoder().encode(t);
+    await s.barrier(); // nothing queued: resolves at once
+    expect(s.stats.commits).toBe(0);
+    const w1 = s.write('b', 'k1', enc('1'));
+    // When the barrier resolves, the batch queued before it is committed (reads see only
+    // committed data; nothing was written before the group's commit).
+    const seen = s.barrier().then(() => s.read('b', 'k1'));
+    const w2 = s.write('b', 'k2', enc('2'));
+    expect(await s.read('b', 'k1')).toBeUndefined();
+    expect(await seen).toEqual(enc('1'));
+    await Promise.all([w1, w2]);
+    expect(s.stats.commits).toBe(1);
+    await s.close();
   });
 });
 

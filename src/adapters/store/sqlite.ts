@@ -7,9 +7,13 @@
  * event loop is committed in ONE transaction
  * (one fsync) on the next turn, in queue order, and their promises resolve after that commit.
  * Each batch stays atomic (the transaction holds all of it or none); batches resolve in the
- * order they were queued. If the group's transaction fails, every batch of it is retried alone,
- * so a failure only rejects its own batch. Reads see committed data. Without the option every
- * batch is committed at once, in its own transaction.
+ * order they were queued. Reads see committed data. Without the option every batch is committed
+ * at once, in its own transaction.
+ *
+ * A commit that fails (I/O error, disk full, corruption) rejects its batches and every later one:
+ * the store refuses all further writes with `STORE_FAILED` (later batches may depend on the lost
+ * ones, so none may become durable after them). The node must be restarted; it recovers from
+ * what was committed. Invalid operations are refused at `batch()` and never reach a commit.
  */
 import Database from 'better-sqlite3';
 import { checkStoreName, type KVStore, StoreError, type StoreOp } from '../../node/ports/store.js';
@@ -23,6 +27,8 @@ export interface SqliteStoreOptions {
    * under load; a write resolves one turn later.
    */
   groupCommit?: boolean;
+  /** How long a write waits for a lock held by another connection before failing (ms, default 5000). */
+  busyTimeoutMs?: number;
 }
 
 /** Counters of a {@link SqliteStore} (for benchmarks and diagnostics). */
@@ -38,6 +44,7 @@ export interface SqliteStoreStats {
 }
 
 interface QueuedBatch {
+  /** Operations; empty for a {@link SqliteStore.barrier} marker. */
   ops: readonly StoreOp[];
   resolve: () => void;
   reject: (e: Error) => void;
@@ -57,12 +64,14 @@ export class SqliteStore implements KVStore {
   private scheduled = false;
   private readonly group: boolean;
   private closed = false;
+  /** The first commit failure; once set every write is refused (see the module documentation). */
+  private failure: StoreError | undefined;
 
   /** Opens (creating if needed) the database file at `path` (':memory:' for tests). */
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.group = opts.groupCommit ?? false;
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       this.db.exec(
@@ -118,6 +127,7 @@ export class SqliteStore implements KVStore {
 
   async batch(ops: readonly StoreOp[]): Promise<void> {
     this.check();
+    if (this.failure) throw this.failure;
     for (const o of ops) {
       checkStoreName('namespace', o.namespace);
       checkStoreName('key', o.key);
@@ -135,42 +145,52 @@ export class SqliteStore implements KVStore {
     });
   }
 
+  /**
+   * Resolves once every batch queued before the call is committed (at once when none is
+   * queued); rejects with `STORE_FAILED` after a failed commit.
+   */
+  async barrier(): Promise<void> {
+    this.check();
+    if (this.failure) throw this.failure;
+    if (this.queued.length === 0) return;
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ ops: [], resolve, reject });
+    });
+  }
+
   /** Commits every queued batch in one transaction (see the module documentation). */
   private commitQueued(): void {
     this.scheduled = false;
     const group = this.queued;
     this.queued = [];
     if (group.length === 0) return;
-    const count = (b: QueuedBatch) => {
-      this.stats.batches++;
-      this.stats.ops += b.ops.length;
-      for (const o of b.ops) if (o.op === 'put') this.stats.bytesPut += o.value.length;
-    };
-    try {
-      this.runGroup(group);
-      this.stats.commits++;
-      for (const b of group) {
-        count(b);
-        b.resolve();
-      }
+    if (this.failure) {
+      for (const b of group) b.reject(this.failure);
       return;
-    } catch {
-      // retried one by one below
     }
+    if (group.every((b) => b.ops.length === 0)) {
+      for (const b of group) b.resolve();
+      return;
+    }
+    try {
+      if (group.length === 1) this.runBatch(group[0]!.ops);
+      else this.runGroup(group);
+    } catch (e) {
+      this.failure = new StoreError('STORE_FAILED', 'SQLite write failed: the store refuses further writes', {
+        details: e instanceof Error ? e.message : String(e),
+        cause: e,
+      });
+      for (const b of group) b.reject(this.failure);
+      return;
+    }
+    this.stats.commits++;
     for (const b of group) {
-      try {
-        this.runBatch(b.ops);
-        this.stats.commits++;
-        count(b);
-        b.resolve();
-      } catch (e) {
-        b.reject(
-          new StoreError('STORE_WRITE_FAILED', 'SQLite write failed', {
-            details: e instanceof Error ? e.message : String(e),
-            cause: e,
-          }),
-        );
+      if (b.ops.length > 0) {
+        this.stats.batches++;
+        this.stats.ops += b.ops.length;
+        for (const o of b.ops) if (o.op === 'put') this.stats.bytesPut += o.value.length;
       }
+      b.resolve();
     }
   }
 

@@ -73,6 +73,7 @@ export async function runNode(cfg: NodeConfig): Promise<number> {
       data_dir: cfg.dataDir,
     })}\n`,
   );
+  let exitCode = 0;
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (sig: string) => {
@@ -90,11 +91,19 @@ export async function runNode(cfg: NodeConfig): Promise<number> {
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
+    void node.fatal.then((e) => {
+      if (signalled) return;
+      signalled = true;
+      exitCode = EXIT_FAILURE;
+      printError('STORE_FAILED', `stopping: ${e.message}`);
+      setTimeout(() => process.exit(EXIT_FAILURE), SHUTDOWN_TIMEOUT_MS).unref();
+      resolve();
+    });
   });
   await api.close().catch((e) => log.warn('API close failed', { error: String(e) }));
   await node.stop().catch((e) => log.warn('node stop failed', { error: String(e) }));
   removeApiFile(node.paths);
-  return 0;
+  return exitCode;
 }
 
 /** Registers `farad node start`. */

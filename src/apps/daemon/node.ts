@@ -133,6 +133,11 @@ export class FaradNode {
   #unsubMonitor: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #nextReceive = 0;
+  /**
+   * Settles (never rejects) with the error that makes running on unsafe: a store write failed,
+   * so the state in memory is ahead of the disk. The process should stop and be restarted.
+   */
+  fatal: Promise<Error> = new Promise(() => undefined);
 
   private constructor(
     config: NodeConfig,
@@ -186,6 +191,10 @@ export class FaradNode {
     const { paths, mnemonic, created } = openDataDir(config.dataDir);
     const birthday = await readOrCreateBirthday(paths, created, tipHeight);
     const store = new SqliteStore(paths.db, { groupCommit: true });
+    let onFatal: (e: Error) => void = () => undefined;
+    const fatal = new Promise<Error>((resolve) => {
+      onFatal = resolve;
+    });
     let peers: PeerManager | undefined;
     let channels: ChannelManager | undefined;
     let monitor: ChainMonitorManager | undefined;
@@ -212,6 +221,10 @@ export class FaradNode {
         trustedPeers: config.trustedPeers,
         logger: log.child('channels'),
         monitorSink: monitor,
+        onStoreFailure: (e) => {
+          log.error('store write failed: the node must stop and be restarted', { error: e.message });
+          onFatal(e);
+        },
         ...(config.toSelfDelay !== undefined ? { channelConfig: { toSelfDelay: config.toSelfDelay } } : {}),
       });
       // One graph, shared by the gossip layer (which keeps it up to date) and the router.
@@ -264,6 +277,7 @@ export class FaradNode {
         log,
       );
       node.#nextReceive = nextReceive;
+      node.fatal = fatal;
       await payments.load();
       await channels.start(peers);
       await gossip.start(peers);

@@ -3,6 +3,10 @@
  * `events`, key = zero-padded sequence number) before it is delivered, and stays there until the
  * consumer acknowledges it ({@link EventQueue.ack}). After a restart the unacknowledged events
  * are delivered again (at-least-once delivery, in sequence order).
+ *
+ * Acknowledgements are written lazily: the deletions of the acks of a short window (`ackDelayMs`,
+ * 50 ms by default) share one store batch, so a stream of events does not cost one durable
+ * commit per acknowledgement. An ack lost in a crash only means the event is delivered again.
  */
 import type { KVStore, StoreOp } from '../ports/store.js';
 import { decodeRecord, encodeRecord } from './codec.js';
@@ -44,10 +48,24 @@ export class EventQueue {
   readonly #pending = new Map<number, NodeEvent>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
   readonly #waiters: Array<(e: NodeEvent) => void> = [];
+  readonly #schedule: ((fn: () => void, ms: number) => void) | undefined;
+  readonly #ackDelayMs: number;
+  #acked: number[] = [];
+  #ackFlush: Promise<void> | undefined;
 
-  constructor(store: KVStore, now: () => number) {
+  /**
+   * `schedule` runs a function after a delay (the node's clock); without it acknowledgements are
+   * written at once.
+   */
+  constructor(
+    store: KVStore,
+    now: () => number,
+    opts: { schedule?: (fn: () => void, ms: number) => void; ackDelayMs?: number } = {},
+  ) {
     this.#store = store;
     this.#now = now;
+    this.#schedule = opts.schedule;
+    this.#ackDelayMs = opts.ackDelayMs ?? 50;
   }
 
   /** Loads the unacknowledged events (call once, before anything is emitted). */
@@ -87,12 +105,35 @@ export class EventQueue {
     return [...this.#pending.values()].sort((a, b) => a.id - b.id);
   }
 
-  /** Acknowledges (and deletes) an event; returns false if it was not pending. */
+  /**
+   * Acknowledges an event: it is no longer pending at once, and its record is deleted with the
+   * other acknowledgements of the window; resolves (true) once that deletion is durable. Returns
+   * false if the event was not pending.
+   */
   async ack(id: number): Promise<boolean> {
     if (!this.#pending.has(id)) return false;
-    await this.#store.remove(EVENTS_NAMESPACE, keyOf(id));
     this.#pending.delete(id);
+    this.#acked.push(id);
+    if (!this.#ackFlush) {
+      this.#ackFlush = new Promise<void>((resolve, reject) => {
+        const run = () => {
+          this.flushAcks().then(resolve, reject);
+        };
+        if (this.#schedule) this.#schedule(run, this.#ackDelayMs);
+        else run();
+      });
+    }
+    await this.#ackFlush;
     return true;
+  }
+
+  /** Writes the pending acknowledgements now (call before closing the store). */
+  async flushAcks(): Promise<void> {
+    const ids = this.#acked;
+    this.#acked = [];
+    this.#ackFlush = undefined;
+    if (ids.length === 0) return;
+    await this.#store.batch(ids.map((id) => ({ op: 'del', namespace: EVENTS_NAMESPACE, key: keyOf(id) })));
   }
 
   /**

@@ -134,6 +134,13 @@ interface Chan {
   state: ChannelState;
   monitorSeq: number;
   queue: Promise<unknown>;
+  /**
+   * Messages of pipelined steps (see {@link ChannelManager.#drain}) leave in this chain, each
+   * group after its store batch is durable; settles when everything queued so far was sent.
+   */
+  outbox: Promise<void>;
+  /** Set when a store write of this channel failed: nothing more is sent for it. */
+  halted: boolean;
   /** Inputs waiting for the next drain of {@link ChannelManager.#drain} (in arrival order). */
   inbox: QueuedInput[];
   builtFundingTx: Transaction | undefined;
@@ -223,6 +230,8 @@ interface QueuedInput {
   input: ChannelInput;
   resolve: (effects: ChannelEffect[]) => void;
   reject: (e: unknown) => void;
+  /** Called with the step's effects as soon as the step is applied (before they are durable). */
+  applied?: ((effects: ChannelEffect[]) => void) | undefined;
 }
 
 /** Peer messages whose processing the peer's next message does not wait for (see #drain). */
@@ -338,7 +347,9 @@ export class ChannelManager implements ChannelMessageHandler {
     this.#trusted = new Set([...(opts.trustedPeers ?? [])].map((p) => p.toLowerCase()));
     this.#sink = opts.monitorSink;
     this.#closeConfs = opts.closeConfirmations ?? 6;
-    this.events = new EventQueue(opts.store, () => this.clock.now());
+    this.events = new EventQueue(opts.store, () => this.clock.now(), {
+      schedule: (fn, ms) => void this.clock.setTimeout(fn, ms),
+    });
   }
 
   /** Current chain height as seen by the channels. */
@@ -439,14 +450,15 @@ export class ChannelManager implements ChannelMessageHandler {
     for (const u of this.#unsubs) u();
     this.#unsubs = [];
     await this.whenIdle();
+    await this.events.flushAcks();
   }
 
   /** Resolves once every queued input and chain event has been processed. */
   async whenIdle(): Promise<void> {
     for (let i = 0; i < 100; i++) {
-      const qs = [this.#chainQueue, ...[...this.#all].map((c) => c.queue)];
+      const qs = [this.#chainQueue, ...[...this.#all].flatMap((c) => [c.queue, c.outbox])];
       await Promise.allSettled(qs);
-      const again = [this.#chainQueue, ...[...this.#all].map((c) => c.queue)];
+      const again = [this.#chainQueue, ...[...this.#all].flatMap((c) => [c.queue, c.outbox])];
       if (again.length === qs.length && again.every((q, j) => q === qs[j])) return;
     }
   }
@@ -503,6 +515,22 @@ export class ChannelManager implements ChannelMessageHandler {
     const chan = this.#chans.get(channelId.toLowerCase());
     if (!chan) throw new ChannelManagerError('CHANNEL_NOT_FOUND', 'unknown channel', { details: channelId });
     return this.#enqueue(chan, cmd);
+  }
+
+  /**
+   * Like {@link command}, but resolves as soon as the step is APPLIED: its state is current in
+   * memory and its writes are queued, while its messages wait (in order) until those writes and
+   * every write queued before them are durable. For callers that queue more work on the same
+   * channel right away (so both share one durable commit); never use the result to tell anyone
+   * outside the node that something happened.
+   */
+  commandApplied(channelId: string, cmd: ChannelCommand): Promise<ChannelEffect[]> {
+    this.#checkRunning();
+    const chan = this.#chans.get(channelId.toLowerCase());
+    if (!chan) throw new ChannelManagerError('CHANNEL_NOT_FOUND', 'unknown channel', { details: channelId });
+    return new Promise<ChannelEffect[]>((applied, reject) => {
+      this.#enqueue(chan, cmd, applied).catch(reject);
+    });
   }
 
   /**
@@ -609,9 +637,34 @@ export class ChannelManager implements ChannelMessageHandler {
   // ---------------------------------------------------------------------------------------------
   // Peer messages
 
-  /** {@link ChannelMessageHandler}: routes a channel message to its channel (see module doc). */
-  async handleChannelMessage(peer: PeerId, msg: ChannelMessage): Promise<void> {
+  /**
+   * {@link ChannelMessageHandler}: routes a channel message to its channel (see module doc).
+   * Normal-operation messages return synchronously (no promise) once queued, so the peer
+   * dispatches every message of a received chunk before the channel processes them: a
+   * `revoke_and_ack` and the `commitment_signed` behind it are handled in one batch.
+   */
+  handleChannelMessage(peer: PeerId, msg: ChannelMessage): void | Promise<void> {
     if (this.#stopped || !this.#started) return;
+    if (NONBLOCKING.has(msg.type)) {
+      const cid = msgChannelId(msg);
+      if (!cid) return;
+      const chan = this.#chans.get(toHex(cid));
+      if (!chan || chan.peer !== peer.toLowerCase()) {
+        this.log.debug('message for an unknown channel', { peer, type: msg.type });
+        return;
+      }
+      const done = this.#enqueue(chan, msg as ChannelInput);
+      // The channel's queue keeps their order; failures are logged by #drain.
+      if (chan.inbox.length < MAX_QUEUED_INPUTS) {
+        done.catch(() => undefined);
+        return;
+      }
+      return done.then(() => undefined);
+    }
+    return this.#handleOtherMessage(peer, msg);
+  }
+
+  async #handleOtherMessage(peer: PeerId, msg: ChannelMessage): Promise<void> {
     const p = peer.toLowerCase();
     const cid = msgChannelId(msg);
     if (msg.type === 'open_channel') {
@@ -652,14 +705,7 @@ export class ChannelManager implements ChannelMessageHandler {
       this.log.debug('message for an unknown channel', { peer: p, type: msg.type });
       return;
     }
-    const done = this.#enqueue(chan, msg as ChannelInput);
-    // Normal-operation messages do not hold up the peer's next message (the channel's queue keeps
-    // their order; failures are logged), so that a burst is processed in one batch (#drain).
-    if (NONBLOCKING.has(msg.type) && chan.inbox.length < MAX_QUEUED_INPUTS) {
-      done.catch(() => undefined);
-      return;
-    }
-    await done;
+    await this.#enqueue(chan, msg as ChannelInput);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -679,6 +725,8 @@ export class ChannelManager implements ChannelMessageHandler {
       state,
       monitorSeq: 0,
       queue: Promise.resolve(),
+      outbox: Promise.resolve(),
+      halted: false,
       inbox: [],
       builtFundingTx: undefined,
       openWaiter: undefined,
@@ -724,47 +772,38 @@ export class ChannelManager implements ChannelMessageHandler {
   }
 
   /** Queues `input` on the channel; resolves with the step's effects once they were executed. */
-  #enqueue(chan: Chan, input: ChannelInput): Promise<ChannelEffect[]> {
+  #enqueue(
+    chan: Chan,
+    input: ChannelInput,
+    applied?: (effects: ChannelEffect[]) => void,
+  ): Promise<ChannelEffect[]> {
     return new Promise<ChannelEffect[]>((resolve, reject) => {
-      chan.inbox.push({ input, resolve, reject });
+      chan.inbox.push({ input, resolve, reject, applied });
       if (chan.inbox.length === 1) chan.queue = chan.queue.then(() => this.#drain(chan));
     });
   }
 
   /**
-   * Processes every queued input of a channel, in order. Consecutive steps of a `Normal` or
-   * `Shutdown` channel whose effects are only messages, monitor updates, state persistence and
-   * HTLC notifications share ONE durable store batch: their monitor updates and the latest state
-   * are written first, then their messages leave in order, then their notifications run (holding
-   * messages back until a later write is durable keeps persist-before-send). Any other step runs
-   * alone, as before. Under load this batches a whole commitment round's updates in one fsync.
+   * Processes every queued input of a channel, in order.
+   *
+   * Pipelined steps (a `Normal`/`Shutdown` channel whose effects are only messages, monitor
+   * updates, state persistence, HTLC notifications and rejections: see `groupable`) do not wait
+   * for the disk. Consecutive ones form a group whose monitor updates and latest state are
+   * queued as ONE store batch; the group's messages leave only once that batch, and therefore
+   * every write queued before it, is durable, after the previous groups' messages
+   * (`chan.outbox`). The group's HTLC notifications run at once: what they write (a payment
+   * record, the fulfill of a claimed HTLC, a forwarded HTLC on another channel) is queued behind
+   * this batch and joins the same group commit, and what they send is held behind their own
+   * writes in turn. Persist-before-send holds for every message; a whole payment round costs a
+   * few commits instead of one per step.
+   *
+   * Any other step first waits until the outbox is empty, then runs alone with its writes
+   * awaited before its messages ({@link ChannelManager.#execute}).
    */
   async #drain(chan: Chan): Promise<void> {
     const items = chan.inbox;
     chan.inbox = [];
     let group: Array<{ item: QueuedInput; effects: ChannelEffect[] }> = [];
-    const fail = (item: QueuedInput, e: unknown) => {
-      this.log.error('channel input failed', { channel: chan.id, input: item.input.type, error: String(e) });
-      item.reject(e);
-    };
-    const flushGroup = async () => {
-      if (group.length === 0) return;
-      const g = group;
-      group = [];
-      const writes: ChannelEffect[] = [];
-      const rest: ChannelEffect[] = [];
-      for (const x of g)
-        for (const e of x.effects)
-          (e.type === 'MonitorUpdate' || e.type === 'PersistChannel' ? writes : rest).push(e);
-      try {
-        const notes = await this.#execute(chan, [...writes, ...rest]);
-        for (const n of notes) n();
-      } catch (e) {
-        for (const x of g) fail(x.item, e);
-        return;
-      }
-      for (const x of g) x.item.resolve(x.effects);
-    };
     for (const item of items) {
       const before = chan.state;
       const beforeData = fundedData(before);
@@ -772,24 +811,136 @@ export class ChannelManager implements ChannelMessageHandler {
       try {
         r = step(before, item.input, this.#ctx(chan));
       } catch (e) {
-        await flushGroup();
-        fail(item, e);
+        this.#pipeline(chan, group);
+        group = [];
+        this.#inputFailed(chan, item, e);
         continue;
       }
       chan.state = r.state;
       this.#route(chan);
       if (groupable(before, beforeData, r.state, r.effects)) {
         group.push({ item, effects: r.effects });
+        item.applied?.(r.effects);
         continue;
       }
-      await flushGroup();
+      this.#pipeline(chan, group);
+      group = [];
+      await chan.outbox;
       try {
-        item.resolve(await this.#afterStep(chan, before.kind, beforeData, r));
+        const fx = await this.#afterStep(chan, before.kind, beforeData, r);
+        item.applied?.(fx);
+        item.resolve(fx);
       } catch (e) {
-        fail(item, e);
+        this.#inputFailed(chan, item, e);
       }
     }
-    await flushGroup();
+    this.#pipeline(chan, group);
+  }
+
+  #inputFailed(chan: Chan, item: QueuedInput, e: unknown): void {
+    this.log.error('channel input failed', { channel: chan.id, input: item.input.type, error: String(e) });
+    item.reject(e);
+  }
+
+  /**
+   * Queues the writes of a group of pipelined steps, schedules its messages behind them and runs
+   * its notifications (see {@link ChannelManager.#drain}).
+   */
+  #pipeline(chan: Chan, g: ReadonlyArray<{ item: QueuedInput; effects: ChannelEffect[] }>): void {
+    if (g.length === 0) return;
+    const ops: StoreOp[] = [];
+    const mons: StoredMonitorUpdate[] = [];
+    const msgs: KnownMessage[] = [];
+    const notes: Array<() => void> = [];
+    let state: ChannelState | undefined;
+    for (const x of g)
+      for (const e of x.effects) {
+        if (e.type === 'MonitorUpdate') {
+          const seq = ++chan.monitorSeq;
+          mons.push({ seq, update: e.update });
+          ops.push({
+            op: 'put',
+            namespace: NS.monitor,
+            key: monitorKey(toHex(e.update.channelId), seq),
+            value: encodeRecord(e.update),
+          });
+        } else if (e.type === 'PersistChannel') state = e.state;
+        else if (e.type === 'SendMessage') msgs.push(e.msg as KnownMessage);
+        // HTLC notifications and rejections: synchronous bookkeeping, notifications collected.
+        else void this.#effect(chan, e, notes, []);
+      }
+    if (state) {
+      const header: ChannelHeader = {
+        v: 1,
+        peer: chan.peer,
+        keyIndex: chan.keyIndex,
+        monitorSeq: chan.monitorSeq,
+      };
+      ops.push({
+        op: 'put',
+        namespace: NS.channels,
+        key: stateId(state) ?? chan.id,
+        value: encodeChannelRecord(header, state),
+      });
+    }
+    let durable: Promise<void>;
+    try {
+      durable = ops.length > 0 ? this.store.batch(ops) : this.#barrier();
+    } catch (e) {
+      durable = Promise.reject(e);
+    }
+    const cid = stateId(chan.state) ?? chan.id;
+    const sent = chan.outbox
+      .then(() => durable)
+      .then(() => {
+        if (chan.halted)
+          throw new ChannelManagerError('CHANNEL_HALTED', 'a store write of this channel failed');
+        if (mons.length > 0 && this.#sink) {
+          try {
+            this.#sink.monitorUpdates(cid, mons);
+          } catch (e) {
+            this.log.error('monitor sink failed', { error: String(e) });
+          }
+        }
+        for (const m of msgs) {
+          countSent(this.stats, m);
+          this.#peers?.sendMessage(chan.peer, m);
+        }
+      });
+    chan.outbox = sent.catch((e: unknown) => this.#halt(chan, e));
+    sent.then(
+      () => {
+        for (const x of g) x.item.resolve(x.effects);
+      },
+      (e: unknown) => {
+        for (const x of g) x.item.reject(e);
+      },
+    );
+    for (const n of notes) n();
+  }
+
+  /** Resolves once every store write queued so far is durable. */
+  #barrier(): Promise<void> {
+    return this.store.barrier();
+  }
+
+  /**
+   * A write of this channel failed: its state in memory is ahead of the store, so nothing more
+   * may leave for it. The channel stops sending; the peer is disconnected; a restart recovers
+   * from the store (the store refuses every write after a failed one).
+   */
+  #halt(chan: Chan, e: unknown): void {
+    if (chan.halted) return;
+    chan.halted = true;
+    this.log.error('store write failed: channel halted until restart', {
+      channel: chan.id,
+      error: String(e),
+    });
+    try {
+      this.#opts.onStoreFailure?.(e instanceof Error ? e : new Error(String(e)));
+    } catch {
+      // the hook's own failure changes nothing here
+    }
   }
 
   async #process(chan: Chan, input: ChannelInput): Promise<ChannelEffect[]> {
@@ -863,6 +1014,7 @@ export class ChannelManager implements ChannelMessageHandler {
     let pendingOps: StoreOp[] = [];
     let pendingMonitor: StoredMonitorUpdate[] = [];
     let persistState: ChannelState | undefined;
+    let fenced = false;
     const events: NodeEventBody[] = [];
     const flush = async () => {
       if (pendingOps.length === 0 && !persistState && events.length === 0) return;
@@ -937,7 +1089,22 @@ export class ChannelManager implements ChannelMessageHandler {
         default:
           break;
       }
-      await flush();
+      if (pendingOps.length > 0 || persistState || events.length > 0) {
+        await flush();
+        fenced = true;
+      }
+      if (e.type === 'SendMessage') {
+        if (chan.halted)
+          throw new ChannelManagerError('CHANNEL_HALTED', 'a store write of this channel failed');
+        // Writes other components queued before this message must be durable first.
+        if (!fenced) {
+          await this.#barrier();
+          fenced = true;
+        }
+        countSent(this.stats, e.msg as KnownMessage);
+        this.#peers?.sendMessage(chan.peer, e.msg as KnownMessage);
+        continue;
+      }
       await this.#effect(chan, e, notes, events);
     }
     await flush();
@@ -1300,7 +1467,14 @@ function encodeChannelRecord(header: ChannelHeader, state: ChannelState): Uint8A
   return concat(utf8(`${JSON.stringify(header)}\n`), encodeChannelState(state));
 }
 
-function decodeChannelRecord(bytes: Uint8Array): { header: ChannelHeader; state: ChannelState } {
+/**
+ * Decodes a stored `channels/<id>` record: its header (peer, key index, monitor sequence) and
+ * the channel state (for diagnostics and tests; the manager loads its own records).
+ */
+export function decodeChannelRecord(bytes: Uint8Array): {
+  header: { peer: string; keyIndex: number; monitorSeq: number };
+  state: ChannelState;
+} {
   const nl = bytes.indexOf(10);
   const header = JSON.parse(fromUtf8(bytes.subarray(0, nl))) as ChannelHeader;
   return { header, state: decodeChannelState(bytes.subarray(nl + 1)) };

@@ -993,11 +993,14 @@ export class PaymentManager {
       return false;
     };
     if (!cid) return refuse('first hop channel gone');
-    // Durable before the HTLC leaves: a restart (or the chain monitor) must find the part.
-    await this.#putOut(rec);
+    // Durable before the HTLC leaves (a restart or the chain monitor must find the part): the
+    // channel sends the add only once every write queued before it is durable, so the record is
+    // queued, not awaited, and shares one commit with the HTLC's commitment.
+    const recorded = this.#putOut(rec);
+    recorded.catch(() => undefined); // awaited below
     let fx: Awaited<ReturnType<ChannelManager['command']>>;
     try {
-      fx = await this.#cm.command(cid, {
+      fx = await this.#cm.commandApplied(cid, {
         type: 'CmdAddHtlc',
         amountMsat: onion.amountMsat,
         paymentHash: ctx.hash,
@@ -1005,10 +1008,14 @@ export class PaymentManager {
         onion: onion.packet,
       });
     } catch (e) {
+      await recorded;
       return refuse(e instanceof Error ? e.message : String(e));
     }
     const rej = fx.find((e) => e.type === 'CommandRejected');
-    if (rej?.type === 'CommandRejected') return refuse(`${rej.error.code}: ${rej.error.message}`);
+    if (rej?.type === 'CommandRejected') {
+      await recorded;
+      return refuse(`${rej.error.code}: ${rej.error.message}`);
+    }
     const sent = fx.find((e) => e.type === 'SendMessage' && e.msg.type === 'update_add_htlc');
     if (sent?.type === 'SendMessage' && sent.msg.type === 'update_add_htlc') {
       part.htlcId = sent.msg.id;
@@ -1019,6 +1026,7 @@ export class PaymentManager {
     const stored = this.#putOut(rec);
     stored.catch(() => undefined); // awaited below
     await this.#cm.command(cid, { type: 'CmdSign' });
+    await recorded;
     await stored;
     return true;
   }
@@ -1442,19 +1450,25 @@ export class PaymentManager {
     this.#invoices.set(inv.paymentHash, paid);
     this.#in.set(inv.paymentHash, rec);
     this.#sets.delete(inv.paymentHash);
-    await this.#cm.store.batch([
+    // The claim record is queued, not awaited: the fulfills below leave only once every write
+    // queued before them is durable (the store commits in order), so it shares their commit.
+    const recorded = this.#cm.store.batch([
       { op: 'put', namespace: PAYMENT_NS.invoices, key: inv.paymentHash, value: encodeRecord(paid) },
       { op: 'put', namespace: PAYMENT_NS.incoming, key: inv.paymentHash, value: encodeRecord(rec) },
       ev.op,
     ]);
-    ev.deliver();
+    recorded.catch(() => undefined); // awaited below
     const preimage = fromHex(inv.preimage);
-    for (const h of htlcs) await this.#fulfill(h.channelId, h.htlcId, preimage);
+    const fulfilled = htlcs.map((h) => this.#fulfill(h.channelId, h.htlcId, preimage));
+    await recorded;
+    ev.deliver();
+    await Promise.all(fulfilled);
   }
 
   async #fulfill(cid: string, htlcId: bigint, preimage: Uint8Array): Promise<void> {
     // Queued together (the channel runs them in order): one durable write for both steps.
     const fulfilled = this.#cm.command(cid, { type: 'CmdFulfill', id: htlcId, preimage });
+    fulfilled.catch(() => undefined); // awaited below
     const signed = this.#cm.command(cid, { type: 'CmdSign' });
     signed.catch(() => undefined); // awaited below
     await fulfilled;

@@ -6,6 +6,10 @@
  * - a write (or batch) is durable when its promise resolves: the runtime writes state that a
  *   later peer message depends on and awaits it BEFORE sending that message;
  * - `batch` is atomic: after a crash either every operation of it is visible or none is;
+ * - batches become durable in the order they were called, and their promises resolve in that
+ *   order; a batch that fails to commit fails every batch called after it (a later batch may
+ *   depend on an earlier one: the runtime queues dependent writes without awaiting each);
+ * - `barrier()` resolves once every batch called before it is durable (rejects if one failed);
  * - namespaces are isolated; `list` returns the keys of one namespace in ascending order;
  * - invalid namespaces/keys are rejected with {@link StoreError} `STORE_INVALID_KEY`.
  */
@@ -26,6 +30,11 @@ export interface KVStore {
   list(namespace: string): Promise<string[]>;
   /** Applies every operation atomically and durably. */
   batch(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * Resolves once every batch called before it is durable; rejects if one of them failed. The
+   * runtime awaits it before sending a message that depends on writes it did not await itself.
+   */
+  barrier(): Promise<void>;
   /** Releases the backend. Further calls reject with `STORE_CLOSED`. */
   close(): Promise<void>;
 }

@@ -52,6 +52,11 @@ export class MemoryStore implements KVStore {
     }
   }
 
+  /** Every batch is applied when called: nothing to wait for. */
+  async barrier(): Promise<void> {
+    this.check();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
