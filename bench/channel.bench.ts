@@ -195,6 +195,7 @@ interface Stats {
   sysUs: number;
   rss: number;
   commits: number;
+  commitMs: number;
   commitmentSigned: number;
   htlcSignatures: number;
   updates: number;
@@ -207,6 +208,7 @@ async function stats(n: Proc): Promise<Stats> {
     sysUs: s.cpu_system_us,
     rss: s.rss,
     commits: s.store.commits,
+    commitMs: s.store.commitMs ?? 0,
     commitmentSigned: s.channels.commitmentSigned,
     htlcSignatures: s.channels.htlcSignatures,
     updates: s.channels.updates,
@@ -290,6 +292,7 @@ interface RunResult {
   p99: number;
   cpuPerPay: number;
   fsyncsPerPay: number;
+  commitMsPerPay: number;
   updatesPerSig: number;
   htlcSigsPerSig: number;
   bytesPerPay: number;
@@ -341,7 +344,7 @@ async function run(
   const sigs = d('commitmentSigned');
   if (process.env.FARAD_BENCH_VERBOSE)
     console.warn(
-      `cpu ms/payment: A ${(ea.cpuUs - sa.cpuUs) / 1000 / paid} (sys ${(ea.sysUs - sa.sysUs) / 1000 / paid}), B ${(eb.cpuUs - sb.cpuUs) / 1000 / paid} (sys ${(eb.sysUs - sb.sysUs) / 1000 / paid}); commits A ${ea.commits - sa.commits} B ${eb.commits - sb.commits}`,
+      `cpu ms/payment: A ${(ea.cpuUs - sa.cpuUs) / 1000 / paid} (sys ${(ea.sysUs - sa.sysUs) / 1000 / paid}), B ${(eb.cpuUs - sb.cpuUs) / 1000 / paid} (sys ${(eb.sysUs - sb.sysUs) / 1000 / paid}); commits A ${ea.commits - sa.commits} (${(ea.commitMs - sa.commitMs).toFixed(0)} ms) B ${eb.commits - sb.commits} (${(eb.commitMs - sb.commitMs).toFixed(0)} ms)`,
     );
   return {
     paid,
@@ -351,6 +354,7 @@ async function run(
     p99: r.latency_ms.p99,
     cpuPerPay: d('cpuUs') / 1e6 / Math.max(1, paid),
     fsyncsPerPay: d('commits') / Math.max(1, paid),
+    commitMsPerPay: d('commitMs') / Math.max(1, paid),
     updatesPerSig: sigs ? d('updates') / sigs : 0,
     htlcSigsPerSig: sigs ? d('htlcSignatures') / sigs : 0,
     bytesPerPay: (aa.total - ba.total + (ab.total - bb.total)) / Math.max(1, paid),
@@ -385,7 +389,7 @@ function s1Row(label: string, r: RunResult, target?: { text: string; ops: number
   return {
     group: GROUP,
     name: label,
-    value: `${f0(r.perSec)} payments/s (${paidText(r)}), latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms; ${r.fsyncsPerPay.toFixed(1)} fsyncs, ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU per payment (both nodes)`,
+    value: `${f0(r.perSec)} payments/s (${paidText(r)}), latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms; ${r.fsyncsPerPay.toFixed(1)} fsyncs (${r.commitMsPerPay.toFixed(2)} ms in SQLite commits), ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU per payment (both nodes)`,
     ...(target ? { target: target.text, met: r.perSec >= target.ops } : {}),
   };
 }
@@ -394,7 +398,7 @@ function s2Row(label: string, r: RunResult, target?: { text: string; ops: number
   return {
     group: GROUP,
     name: label,
-    value: `${f0(r.perSec)} payments/s in total (${paidText(r)}); per payment (both nodes): ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU, ${r.fsyncsPerPay.toFixed(2)} fsyncs; ${f1(r.updatesPerSig)} updates and ${f1(r.htlcSigsPerSig)} HTLC signatures per commitment_signed; latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms`,
+    value: `${f0(r.perSec)} payments/s in total (${paidText(r)}); per payment (both nodes): ${(r.cpuPerPay * 1000).toFixed(2)} ms CPU, ${r.fsyncsPerPay.toFixed(2)} fsyncs (${r.commitMsPerPay.toFixed(2)} ms in SQLite commits); ${f1(r.updatesPerSig)} updates and ${f1(r.htlcSigsPerSig)} HTLC signatures per commitment_signed; latency p50 ${ms(r.p50)} ms / p99 ${ms(r.p99)} ms`,
     ...(target ? { target: target.text, met: r.perSec >= target.ops } : {}),
   };
 }

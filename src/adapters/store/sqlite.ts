@@ -41,6 +41,8 @@ export interface SqliteStoreStats {
   ops: number;
   /** Bytes of the values put. */
   bytesPut: number;
+  /** Milliseconds spent committing (statements, WAL write and fsync), summed. */
+  commitMs: number;
 }
 
 interface QueuedBatch {
@@ -52,7 +54,7 @@ interface QueuedBatch {
 
 export class SqliteStore implements KVStore {
   /** Write counters since the store was opened. */
-  readonly stats: SqliteStoreStats = { commits: 0, batches: 0, ops: 0, bytesPut: 0 };
+  readonly stats: SqliteStoreStats = { commits: 0, batches: 0, ops: 0, bytesPut: 0, commitMs: 0 };
   private readonly db: Database.Database;
   private readonly getStmt: Database.Statement<[string, string], { value: Buffer }>;
   private readonly putStmt: Database.Statement<[string, string, Uint8Array]>;
@@ -172,9 +174,12 @@ export class SqliteStore implements KVStore {
       for (const b of group) b.resolve();
       return;
     }
+    const t0 = performance.now();
     try {
       if (group.length === 1) this.runBatch(group[0]!.ops);
       else this.runGroup(group);
+      const dt = performance.now() - t0;
+      this.stats.commitMs += dt;
     } catch (e) {
       this.failure = new StoreError('STORE_FAILED', 'SQLite write failed: the store refuses further writes', {
         details: e instanceof Error ? e.message : String(e),

@@ -944,7 +944,8 @@ function stepNormal(state: OnlineFundedState, input: ChannelInput, ctx: StepCont
       fx.persist = true;
       fx.send(r.revocation);
       next = { ...d, commitments: r.commitments };
-      if (localHasChanges(next.commitments) && !next.commitments.waiting) next = signInto(next, fx, ctx);
+      if (localHasChanges(next.commitments) && !next.commitments.waiting)
+        next = autoSign(state, next, fx, ctx);
       break;
     }
     case 'revoke_and_ack': {
@@ -985,7 +986,7 @@ function stepNormal(state: OnlineFundedState, input: ChannelInput, ctx: StepCont
               : { kind: 'malformed', sha256OfOnion: f.sha256OfOnion, failureCode: f.failureCode },
         });
       }
-      if (localHasChanges(next.commitments)) next = signInto(next, fx, ctx);
+      if (localHasChanges(next.commitments)) next = autoSign(state, next, fx, ctx);
       break;
     }
     case 'shutdown': {
@@ -1026,6 +1027,29 @@ function stepNormal(state: OnlineFundedState, input: ChannelInput, ctx: StepCont
       return { state, effects: [] };
   }
   return afterUpdate(state, next, fx, ctx);
+}
+
+/**
+ * Signs pending changes after a received commitment_signed / revoke_and_ack, or defers them to
+ * the next round when they are only HTLC removals and the caller asked for batching
+ * ({@link StepContext.deferRemovalSigning}): a removal does not hold up any payment (the payer
+ * already has the preimage or the failure), so it can ride with the next HTLC added.
+ */
+function autoSign(state: ChannelState, d: FundedData, fx: Fx, ctx: StepContext): FundedData {
+  if (ctx.deferRemovalSigning && state.kind === 'Normal' && onlyRemovalsToSign(d.commitments)) {
+    fx.post.push({ type: 'SignDeferred' });
+    return d;
+  }
+  return signInto(d, fx, ctx);
+}
+
+/** Whether every change our next commitment_signed would carry is an HTLC fulfill or fail. */
+function onlyRemovalsToSign(c: Commitments): boolean {
+  const removal = (u: { type: string }) =>
+    u.type === 'update_fulfill_htlc' ||
+    u.type === 'update_fail_htlc' ||
+    u.type === 'update_fail_malformed_htlc';
+  return c.changes.localProposed.every(removal) && c.changes.remoteAcked.every(removal);
 }
 
 /** Signs our pending changes (auto-resign), appending the effects. */

@@ -318,6 +318,12 @@ export type ChannelEffect =
   | { type: 'ChannelClosed'; channelId: Uint8Array | undefined; closeType: CloseType; reason: string }
   /** The peer broke the protocol; an `error` follows (and a force close once funded). */
   | { type: 'ProtocolViolation'; error: ChannelError }
+  /**
+   * Only HTLC removals are waiting to be signed and the step left them for the next round
+   * ({@link StepContext.deferRemovalSigning}): the runtime MUST input `CmdSign` within a short
+   * delay (it is a no-op if something else signed them first).
+   */
+  | { type: 'SignDeferred' }
   /** A command could not be executed; the state is unchanged. */
   | { type: 'CommandRejected'; command: ChannelCommand['type'] | 'FundingTxBuilt'; error: ChannelError }
   /** Publish our latest commitment and resolve it on chain (the monitor's job). */
@@ -338,6 +344,13 @@ export interface StepContext {
   feeratePerKw: number;
   /** Random bytes source (temporary channel ids); required by `CmdOpen`. */
   randomBytes?: (n: number) => Uint8Array;
+  /**
+   * Batch removals into the next commitment round: when a received `commitment_signed` or
+   * `revoke_and_ack` leaves only HTLC removals (fulfills/fails) to sign in a `Normal` channel,
+   * the step does not sign them at once but emits `SignDeferred`; the runtime sends `CmdSign`
+   * soon after (or sooner, with the next HTLC it adds). Default false: sign at once.
+   */
+  deferRemovalSigning?: boolean;
 }
 
 /** The result of {@link step}. */

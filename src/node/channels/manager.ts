@@ -141,6 +141,16 @@ interface Chan {
   outbox: Promise<void>;
   /** Set when a store write of this channel failed: nothing more is sent for it. */
   halted: boolean;
+  /** A `CmdSign` scheduled for deferred removals (see `SignDeferred`). */
+  signTimer: boolean;
+  /** Writes of message steps that sent nothing, waiting for the channel's next batch (see #pipeline). */
+  deferred:
+    | {
+        ops: StoreOp[];
+        mons: StoredMonitorUpdate[];
+        items: ReadonlyArray<{ item: QueuedInput; effects: ChannelEffect[] }>;
+      }
+    | undefined;
   /** Inputs waiting for the next drain of {@link ChannelManager.#drain} (in arrival order). */
   inbox: QueuedInput[];
   builtFundingTx: Transaction | undefined;
@@ -246,6 +256,8 @@ const NONBLOCKING = new Set<string>([
 ]);
 /** Queued inputs of a channel above which the peer's messages wait again (back-pressure). */
 const MAX_QUEUED_INPUTS = 1024;
+/** Longest a deferred write (a step that sent nothing) waits for the channel's next batch. */
+const DEFERRED_WRITE_MS = 20;
 /** Effect types a batched step may have (no I/O other than messages, no events). */
 const GROUPABLE = new Set<string>([
   'SendMessage',
@@ -255,6 +267,7 @@ const GROUPABLE = new Set<string>([
   'HtlcFulfilled',
   'HtlcFailed',
   'CommandRejected',
+  'SignDeferred',
 ]);
 
 /** Whether a step may share its store batch with its neighbours (see ChannelManager #drain). */
@@ -325,6 +338,7 @@ export class ChannelManager implements ChannelMessageHandler {
   #unsubs: Array<() => void> = [];
   #height = 0;
   #feerate = 253;
+  readonly #commitDelayMs: number;
   #chainQueue: Promise<unknown> = Promise.resolve();
   #keyIndex = 0;
   #keyLock: Promise<unknown> = Promise.resolve();
@@ -347,6 +361,7 @@ export class ChannelManager implements ChannelMessageHandler {
     this.#trusted = new Set([...(opts.trustedPeers ?? [])].map((p) => p.toLowerCase()));
     this.#sink = opts.monitorSink;
     this.#closeConfs = opts.closeConfirmations ?? 6;
+    this.#commitDelayMs = opts.commitDelayMs ?? 5;
     this.events = new EventQueue(opts.store, () => this.clock.now(), {
       schedule: (fn, ms) => void this.clock.setTimeout(fn, ms),
     });
@@ -456,6 +471,7 @@ export class ChannelManager implements ChannelMessageHandler {
   /** Resolves once every queued input and chain event has been processed. */
   async whenIdle(): Promise<void> {
     for (let i = 0; i < 100; i++) {
+      for (const c of this.#all) this.#flushDeferred(c);
       const qs = [this.#chainQueue, ...[...this.#all].flatMap((c) => [c.queue, c.outbox])];
       await Promise.allSettled(qs);
       const again = [this.#chainQueue, ...[...this.#all].flatMap((c) => [c.queue, c.outbox])];
@@ -727,6 +743,8 @@ export class ChannelManager implements ChannelMessageHandler {
       queue: Promise.resolve(),
       outbox: Promise.resolve(),
       halted: false,
+      signTimer: false,
+      deferred: undefined,
       inbox: [],
       builtFundingTx: undefined,
       openWaiter: undefined,
@@ -768,6 +786,7 @@ export class ChannelManager implements ChannelMessageHandler {
       keys: chan.keys,
       feeratePerKw: this.#feerate,
       randomBytes: this.random,
+      deferRemovalSigning: this.#commitDelayMs > 0,
     };
   }
 
@@ -825,6 +844,7 @@ export class ChannelManager implements ChannelMessageHandler {
       }
       this.#pipeline(chan, group);
       group = [];
+      this.#flushDeferred(chan);
       await chan.outbox;
       try {
         const fx = await this.#afterStep(chan, before.kind, beforeData, r);
@@ -848,8 +868,8 @@ export class ChannelManager implements ChannelMessageHandler {
    */
   #pipeline(chan: Chan, g: ReadonlyArray<{ item: QueuedInput; effects: ChannelEffect[] }>): void {
     if (g.length === 0) return;
-    const ops: StoreOp[] = [];
-    const mons: StoredMonitorUpdate[] = [];
+    let ops: StoreOp[] = [];
+    let mons: StoredMonitorUpdate[] = [];
     const msgs: KnownMessage[] = [];
     const notes: Array<() => void> = [];
     let state: ChannelState | undefined;
@@ -883,6 +903,51 @@ export class ChannelManager implements ChannelMessageHandler {
         value: encodeChannelRecord(header, state),
       });
     }
+    let items = g;
+    const held = chan.deferred;
+    if (held) {
+      chan.deferred = undefined;
+      // Only the newest channel record matters; monitor updates keep their order.
+      const newest = state !== undefined;
+      ops = [...held.ops.filter((o) => !(newest && o.namespace === NS.channels)), ...ops];
+      mons = [...held.mons, ...mons];
+      items = [...held.items, ...g];
+    }
+    // Peer messages whose step sends nothing and tells nobody (e.g. a revoke_and_ack that only
+    // completes a removal) need not be durable now: no message depends on them yet, and a peer
+    // retransmits what we did not persist (BOLT 2 channel_reestablish). Their writes wait for the
+    // channel's next batch (or DEFERRED_WRITE_MS), saving a commit and an fsync.
+    if (
+      msgs.length === 0 &&
+      notes.length === 0 &&
+      ops.length > 0 &&
+      this.#commitDelayMs > 0 &&
+      items.every((x) => NONBLOCKING.has(x.item.input.type))
+    ) {
+      chan.deferred = { ops, mons, items };
+      systemClock.setTimeout(() => this.#flushDeferred(chan), DEFERRED_WRITE_MS);
+      return;
+    }
+    this.#commit(chan, ops, mons, msgs, items);
+    for (const n of notes) n();
+  }
+
+  /** Writes a channel's deferred batch now (before anything else of the channel runs alone). */
+  #flushDeferred(chan: Chan): void {
+    const held = chan.deferred;
+    if (!held) return;
+    chan.deferred = undefined;
+    this.#commit(chan, held.ops, held.mons, [], held.items);
+  }
+
+  /** Queues `ops`, then (once durable) tells the monitor and sends `msgs`, in outbox order. */
+  #commit(
+    chan: Chan,
+    ops: StoreOp[],
+    mons: StoredMonitorUpdate[],
+    msgs: KnownMessage[],
+    items: ReadonlyArray<{ item: QueuedInput; effects: ChannelEffect[] }>,
+  ): void {
     let durable: Promise<void>;
     try {
       durable = ops.length > 0 ? this.store.batch(ops) : this.#barrier();
@@ -910,13 +975,12 @@ export class ChannelManager implements ChannelMessageHandler {
     chan.outbox = sent.catch((e: unknown) => this.#halt(chan, e));
     sent.then(
       () => {
-        for (const x of g) x.item.resolve(x.effects);
+        for (const x of items) x.item.resolve(x.effects);
       },
       (e: unknown) => {
-        for (const x of g) x.item.reject(e);
+        for (const x of items) x.item.reject(e);
       },
     );
-    for (const n of notes) n();
   }
 
   /** Resolves once every store write queued so far is durable. */
@@ -991,6 +1055,7 @@ export class ChannelManager implements ChannelMessageHandler {
   }
 
   async #persistState(chan: Chan, extra: StoreOp[]): Promise<void> {
+    this.#flushDeferred(chan); // its monitor updates precede this record's monitorSeq
     const header: ChannelHeader = {
       v: 1,
       peer: chan.peer,
@@ -1010,6 +1075,7 @@ export class ChannelManager implements ChannelMessageHandler {
    * that leaves the node.
    */
   async #execute(chan: Chan, effects: ChannelEffect[]): Promise<Array<() => void>> {
+    this.#flushDeferred(chan);
     const notes: Array<() => void> = [];
     let pendingOps: StoreOp[] = [];
     let pendingMonitor: StoredMonitorUpdate[] = [];
@@ -1256,6 +1322,18 @@ export class ChannelManager implements ChannelMessageHandler {
                 this.log.error('htlc hook failed', { error: String(err) }),
               ),
           );
+        return;
+      }
+      case 'SignDeferred': {
+        if (chan.signTimer) return;
+        chan.signTimer = true;
+        // Batching delays are wall-clock I/O scheduling, not protocol time: the system clock,
+        // even when a logical clock is injected (tests that freeze time still make progress).
+        systemClock.setTimeout(() => {
+          chan.signTimer = false;
+          if (this.#stopped || !this.#chans.has(chan.id)) return;
+          void this.#enqueue(chan, { type: 'CmdSign' }).catch(() => undefined);
+        }, this.#commitDelayMs);
         return;
       }
       case 'ProtocolViolation':

@@ -101,6 +101,12 @@ export interface ChannelManagerOptions {
    * can no longer make progress safely and should stop; a restart recovers from the store.
    */
   onStoreFailure?: (e: Error) => void;
+  /**
+   * How long HTLC removals (fulfills/fails) may wait to ride with the next commitment round
+   * (ms, default 5; 0 signs them at once). Like LND's commit batching: fewer commitment rounds
+   * and fewer signatures under load, at most this much later for an idle channel.
+   */
+  commitDelayMs?: number;
 }
 
 /** A channel as reported by {@link ChannelManager.listChannels}. */
