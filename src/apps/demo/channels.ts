@@ -1,12 +1,16 @@
 /**
  * The demo's channel story (the mission's RSMC channel, for real): two Farad nodes — each a full
  * daemon composition (SQLite, BOLT 8 over TCP, wallet, chain tracker, BOLT 5 monitors) — open a
- * channel on the devnet, pay each other, close cooperatively; then a cheater restored from an old
- * copy of his data directory publishes a revoked commitment and loses everything to the penalty.
+ * channel on the devnet, pay each other, close cooperatively; a force close with HTLCs in flight
+ * both ways is resolved on chain (a preimage claim and a timeout, every output swept, wallets
+ * checked to the satoshi); then a cheater restored from an old copy of his data directory
+ * publishes a revoked commitment and loses everything to the penalty.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256 } from '../../protocol/crypto/hash.js';
+import { toHex } from '../../protocol/encoding/bytes.js';
 import { parseNodeConfig } from '../daemon/config.js';
 import { createLogger } from '../daemon/logger.js';
 import { FaradNode } from '../daemon/node.js';
@@ -36,6 +40,7 @@ async function startNode(ctx: Ctx, name: string): Promise<FaradNode> {
     bitcoind: ctx.devnet.rpcUrl,
     pollMs: '3600000', // the demo polls the chain itself after each block it mines
     logLevel: 'error',
+    toSelfDelay: '20', // CSV delay on the peer's own outputs (the default 144 blocks, shortened)
   });
   return FaradNode.start(cfg, createLogger('error', name));
 }
@@ -112,6 +117,19 @@ function scid(v: bigint | undefined): string {
   return v === undefined ? '-' : `${v >> 40n}x${(v >> 16n) & 0xffffffn}x${v & 0xffffn}`;
 }
 
+/** Fee of a confirmed devnet transaction (its inputs are confirmed too). */
+function feeOf(devnet: Devnet, txid: string): bigint {
+  const tx = devnet.chain.getConfirmedTx(txid)?.tx;
+  if (!tx) throw new DemoError(`transaction ${txid} not confirmed`);
+  let inputs = 0n;
+  for (const i of tx.inputs) {
+    const prev = devnet.chain.getConfirmedTx(toHex(i.txid));
+    if (!prev) throw new DemoError(`input of ${txid} not found`);
+    inputs += prev.tx.outputs[i.vout]!.value;
+  }
+  return inputs - tx.outputs.reduce((a, o) => a + o.value, 0n);
+}
+
 async function payInvoice(payer: FaradNode, payee: FaradNode, msat: bigint, description: string) {
   const inv = await payee.createInvoice({ amountMsat: msat, description });
   const p = await payer.pay(inv.bolt11);
@@ -179,7 +197,89 @@ export async function channelStory(devnet: Devnet, say: Say): Promise<void> {
     if (aGain + bGain + fee !== 1_000_000n) throw new DemoError('close does not add up to the capacity');
 
     say('');
-    say('Step E: a cheater — Bob keeps an old copy of his data directory, then publishes a revoked state');
+    say('Step E: a force close with HTLCs in flight both ways, resolved on chain');
+    const ch3 = await openChannel(
+      { ...ctx, say: (l) => say(`  ${l}`) },
+      alice,
+      bob,
+      1_000_000n,
+      300_000_000n,
+    );
+    const random32 = () => globalThis.crypto.getRandomValues(new Uint8Array(32));
+    const preB = random32();
+    const preA = random32();
+    const hashB = toHex(sha256(preB));
+    const hashA = toHex(sha256(preA));
+    // Hold invoices: the payee accepts the HTLC and decides later (settle with the preimage, or cancel).
+    const invB = await bob.payments.createHoldInvoice(hashB, 40_000_000n, { description: 'held by Bob' });
+    const invA = await alice.payments.createHoldInvoice(hashA, 25_000_000n, { description: 'held by Alice' });
+    const payA = alice.pay(invB.bolt11);
+    const payB = bob.pay(invA.bolt11);
+    await waitFor(
+      'two HTLCs held',
+      () =>
+        channelOf(alice!, ch3).pendingHtlcs === 2 &&
+        channelOf(bob!, ch3).pendingHtlcs === 2 &&
+        bob!.payments.invoice(hashB)?.status === 'accepted' &&
+        alice!.payments.invoice(hashA)?.status === 'accepted',
+      [alice, bob],
+    );
+    const va = channelOf(alice, ch3);
+    const vb = channelOf(bob, ch3);
+    say('  in flight: Alice -> Bob 40,000 sat (held by Bob), Bob -> Alice 25,000 sat (held by Alice)');
+    say(`  channel: Alice ${msatToSat(va.localMsat)}, Bob ${msatToSat(vb.localMsat)}, HTLCs 65,000 sat`);
+    const wa = alice.balance().onchain.total;
+    const wb = bob.balance().onchain.total;
+    const fc = await alice.closeChannel(ch3, true);
+    const commitTxid = fc.closingTxid!;
+    await waitFor('commitment in mempool', () => devnet.chain.mempool.has(commitTxid), [alice, bob]);
+    await mine(ctx, 1, alice, bob);
+    say(`  Alice force-closes: her commitment ${commitTxid} confirms with both HTLC outputs`);
+    await bob.payments.settleInvoice(preB);
+    say('  Bob settles his invoice: his monitor claims the 40,000 sat HTLC on chain with the preimage');
+    await alice.payments.cancelInvoice(hashA);
+    say('  Alice cancels hers: the 25,000 sat HTLC goes back to Bob once it expires');
+    const resolved = (n: FaradNode) => n.monitor.list().find((m) => m.channelId === ch3)?.resolved === true;
+    let blocks = 0;
+    while (!resolved(alice) || !resolved(bob)) {
+      if (++blocks > 200) throw new DemoError('the force close was not resolved within 200 blocks');
+      await mine(ctx, 1, alice, bob);
+    }
+    const [pa, pb] = await Promise.all([payA, payB]);
+    if (pa.status !== 'succeeded' || pa.preimage !== toHex(preB))
+      throw new DemoError(
+        `Alice's payment did not learn the preimage from the chain: ${JSON.stringify({ status: pa.status, why: pa.failureReason, blocks })}`,
+      );
+    if (pb.status !== 'failed') throw new DemoError("Bob's held payment did not fail back");
+    const claims = (n: FaradNode) => n.monitor.published(ch3).filter((p) => p.kind !== 'local-commitment');
+    for (const [who, n] of [
+      ['Alice', alice],
+      ['Bob', bob],
+    ] as const)
+      say(
+        `  ${who}'s monitor: ${claims(n)
+          .map((p) => p.kind)
+          .join(', ')} (${blocks} blocks mined)`,
+      );
+    say(
+      `  Alice's payment: succeeded, preimage learnt on chain; Bob's payment: failed (${pb.failureReason})`,
+    );
+    const commitFee = feeOf(devnet, commitTxid);
+    const fees = (n: FaradNode) => claims(n).reduce((a, p) => a + feeOf(devnet, p.txid), 0n);
+    const cpfp = claims(alice).filter((p) => p.kind === 'cpfp').length;
+    // Alice opened: she pays the commitment fee and both 330 sat anchors (hers comes back through CPFP).
+    const aliceWant = va.localMsat / 1000n - commitFee - 660n + 330n * BigInt(cpfp) - fees(alice);
+    const bobWant = vb.localMsat / 1000n + 40_000n + 25_000n - fees(bob);
+    const aliceGot = alice.balance().onchain.total - wa;
+    const bobGot = bob.balance().onchain.total - wb;
+    say(
+      `  wallets: Alice +${sat(aliceGot)} (expected ${sat(aliceWant)}), Bob +${sat(bobGot)} (expected ${sat(bobWant)}: balance + both HTLCs - his claim fees)`,
+    );
+    if (aliceGot !== aliceWant || bobGot !== bobWant)
+      throw new DemoError('force-close wallets do not add up');
+
+    say('');
+    say('Step F: a cheater — Bob keeps an old copy of his data directory, then publishes a revoked state');
     const ch2 = await openChannel(
       { ...ctx, say: (l) => say(`  ${l}`) },
       alice,

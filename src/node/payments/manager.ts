@@ -1466,13 +1466,22 @@ export class PaymentManager {
   }
 
   async #fulfill(cid: string, htlcId: bigint, preimage: Uint8Array): Promise<void> {
+    const hash = sha256(preimage);
+    // A closing channel cannot fulfill off-chain any more: its monitor claims the HTLC on chain.
+    if (this.#cm.channelState(cid)?.kind === 'Closing') {
+      await this.#cm.providePreimage(cid, hash, preimage);
+      return;
+    }
     // Queued together (the channel runs them in order): one durable write for both steps.
     const fulfilled = this.#cm.command(cid, { type: 'CmdFulfill', id: htlcId, preimage });
     fulfilled.catch(() => undefined); // awaited below
     const signed = this.#cm.command(cid, { type: 'CmdSign' });
     signed.catch(() => undefined); // awaited below
-    await fulfilled;
+    const fx = await fulfilled;
     await signed;
+    // Refused because the channel started closing meanwhile: same as above.
+    if (fx.some((e) => e.type === 'CommandRejected') && this.#cm.channelState(cid)?.kind === 'Closing')
+      await this.#cm.providePreimage(cid, hash, preimage);
   }
 
   async #recoverIncoming(
