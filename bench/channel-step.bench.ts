@@ -166,6 +166,35 @@ class Link {
   }
 }
 
+/**
+ * One op = a batch of `n` payments each way at once (as in the saturated node benchmark S2): all
+ * adds, signing both ways, all fulfills, signing both ways. Per payment: divide by `2 * n`.
+ */
+function batchCase(n: number): () => unknown {
+  const link = new Link(`batch/${n}`);
+  return () => {
+    const pre = new Map<End, Uint8Array[]>([
+      [link.a, []],
+      [link.b, []],
+    ]);
+    for (let i = 0; i < n; i++) {
+      pre.get(link.b)!.push(link.add(link.a));
+      pre.get(link.a)!.push(link.add(link.b));
+    }
+    link.pump();
+    link.settle();
+    for (const to of [link.a, link.b]) {
+      const ids = link.received.get(to) ?? [];
+      const pres = pre.get(to)!;
+      if (ids.length !== n) throw new Error(`received ${ids.length} of ${n}`);
+      for (let i = 0; i < n; i++) link.apply(to, { type: 'CmdFulfill', id: ids[i]!, preimage: pres[i]! });
+      link.received.set(to, []);
+    }
+    link.pump();
+    link.settle();
+  };
+}
+
 function paymentCase(inFlight: number): () => unknown {
   const link = new Link(`step/${inFlight}`);
   // HTLCs left in flight (never settled): half each way.
@@ -189,6 +218,12 @@ const cases: BenchCase[] = [
     group: GROUP,
     name: 'one payment round with 200 HTLCs in flight',
     fn: paymentCase(200),
+    seconds: 3,
+  },
+  {
+    group: GROUP,
+    name: 'a batch of 60 payments each way at once (120 per op: adds, sign/revoke, fulfills, sign/revoke)',
+    fn: batchCase(60),
     seconds: 3,
   },
 ];

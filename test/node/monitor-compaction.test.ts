@@ -11,9 +11,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/adapters/store/sqlite.js';
 import { type Devnet, startDevnet } from '../../src/apps/devnet/index.js';
-import { encodeMonitorState } from '../../src/core/monitor/index.js';
+import {
+  decodeMonitorState,
+  encodeMonitorState,
+  encodeMonitorStateJson,
+} from '../../src/core/monitor/index.js';
 import { MONITOR_ARCHIVE_NS, MONITOR_NS } from '../../src/node/monitor/index.js';
-import { fromUtf8, toHex, utf8 } from '../../src/protocol/encoding/bytes.js';
+import { concat, fromUtf8, toHex, utf8 } from '../../src/protocol/encoding/bytes.js';
 import { useFastCrypto } from '../core/channel/harness.js';
 import {
   confirmedPublished,
@@ -118,9 +122,10 @@ describe('monitor compaction in the node runtime', () => {
       const nl = v.indexOf(10);
       const header = JSON.parse(fromUtf8(v.subarray(0, nl))) as Record<string, unknown>;
       delete header.prunedSeq;
-      const body = JSON.parse(fromUtf8(v.subarray(nl + 1))) as { state: Record<string, unknown> };
-      delete body.state.secrets;
-      await st.write(MONITOR_NS, id, utf8(`${JSON.stringify(header)}\n${JSON.stringify(body)}`));
+      // The state in the old (JSON) format, without the compact secret store.
+      const state = decodeMonitorState(v.subarray(nl + 1));
+      const body = encodeMonitorStateJson({ ...state, secrets: undefined });
+      await st.write(MONITOR_NS, id, concat(utf8(`${JSON.stringify(header)}\n`), body));
       await st.close();
     }
     alice = await restartMNode(d, alice, 0, COMPACT);

@@ -4,6 +4,7 @@
  * Appendix D vectors), secret-assisted key derivation (vs BOLT 3 formulas, Appendix E vectors),
  * HTLC scripts with the memoised revocation hash, and HTLC transactions built in bulk.
  */
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ import {
   signCommitmentTx,
   verifyCommitmentSig,
 } from '../../src/protocol/channel/index.js';
-import { hash160, sha256, sha256d } from '../../src/protocol/crypto/hash.js';
+import { hash160, hmacSha256, sha256, sha256d } from '../../src/protocol/crypto/hash.js';
 import { secp } from '../../src/protocol/crypto/secp256k1.js';
 import {
   derivePubkey,
@@ -65,6 +66,30 @@ describe('SHA-256 (one-shot implementation)', () => {
     const b = sha256(new Uint8Array(3));
     expect(toHex(a)).toBe(toHex(nobleSha256(new Uint8Array(100).fill(1))));
     expect(toHex(b)).toBe(toHex(nobleSha256(new Uint8Array(3))));
+  });
+});
+
+describe('HMAC-SHA256 (on the one-shot SHA-256)', () => {
+  it('matches @noble/hashes for keys and messages around the block boundaries', () => {
+    for (const kl of [0, 1, 3, 32, 63, 64, 65, 100, 200])
+      for (const dl of [0, 1, 32, 55, 56, 63, 64, 65, 1366, 1398]) {
+        const k = new Uint8Array(kl).map((_, i) => (i * 7 + kl) & 0xff);
+        const d = new Uint8Array(dl).map((_, i) => (i * 13 + dl) & 0xff);
+        expect(toHex(hmacSha256(k, d))).toBe(toHex(nobleHmac(nobleSha256, k, d)));
+      }
+  });
+
+  it('matches @noble/hashes on random inputs and leaves its inputs unchanged', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 150 }), fc.uint8Array({ maxLength: 300 }), (k, d) => {
+        const k0 = toHex(k);
+        const d0 = toHex(d);
+        expect(toHex(hmacSha256(k, d))).toBe(toHex(nobleHmac(nobleSha256, k, d)));
+        expect(toHex(k)).toBe(k0);
+        expect(toHex(d)).toBe(d0);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

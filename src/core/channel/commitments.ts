@@ -54,10 +54,12 @@ import type {
 import {
   commitTxTotalCostSat,
   dustExposureMsat,
-  feeSpikeBufferSat,
   findHtlc,
-  htlcTotals,
   reduce,
+  reduceSummary,
+  type SpecSummary,
+  summaryFeeSpikeBufferSat,
+  summaryTotalCostSat,
 } from './spec.js';
 import type {
   Changes,
@@ -237,12 +239,23 @@ function projectedFeerate(c: Commitments, side: 'local' | 'remote'): number {
  */
 export function availableBalanceForSendMsat(c: Commitments): bigint {
   const p = c.params;
-  const reduced = reduce(latestRemoteCommit(c).spec, c.changes.remoteAcked, c.changes.localProposed);
+  const ct = p.channelType;
+  const dust = p.remote.dustLimitSat;
+  const reduced = reduceSummary(
+    latestRemoteCommit(c).spec,
+    c.changes.remoteAcked,
+    c.changes.localProposed,
+    dust,
+    ct,
+  );
   let avail = reduced.toRemoteMsat - p.remote.channelReserveSat * 1000n;
   if (p.isOpener) {
-    const withOne = { ...reduced, htlcs: [...reduced.htlcs, dummyHtlc()] };
-    const fees = commitTxTotalCostSat(withOne, p.remote.dustLimitSat, p.channelType);
-    const buffer = feeSpikeBufferSat(withOne, p.remote.dustLimitSat, p.channelType);
+    // One more (non-dust) HTLC, as if offered by us.
+    const d = dummyHtlc();
+    const extra = isHtlcTrimmed(d.direction, d.amountMsat, reduced.feeratePerKw, dust, ct) ? 0 : 1;
+    const fees = summaryTotalCostSat(reduced, ct, extra);
+    const extra2 = isHtlcTrimmed(d.direction, d.amountMsat, reduced.feeratePerKw * 2, dust, ct) ? 0 : 1;
+    const buffer = summaryFeeSpikeBufferSat(reduced, ct, extra2);
     avail -= (fees > buffer ? fees : buffer) * 1000n;
   }
   return avail > 0n ? avail : 0n;
@@ -304,7 +317,13 @@ export function sendAdd(
     localNextHtlcId: c.localNextHtlcId + 1n,
   };
   // The peer's next commitment, as the peer will see it when it receives this add.
-  const reduced = reduce(latestRemoteCommit(c1).spec, c1.changes.remoteAcked, c1.changes.localProposed);
+  const reduced = reduceSummary(
+    latestRemoteCommit(c1).spec,
+    c1.changes.remoteAcked,
+    c1.changes.localProposed,
+    p.remote.dustLimitSat,
+    p.channelType,
+  );
   const err = checkAddOnCommitment(c1, reduced, 'send');
   if (err) return { ok: false, error: err };
   // Dust exposure: our SHOULD NOT on both commitments.
@@ -332,7 +351,7 @@ export function sendAdd(
  */
 function checkAddOnCommitment(
   c: Commitments,
-  spec: CommitmentSpec,
+  spec: SpecSummary,
   mode: 'send' | 'receive',
 ): ChannelError | undefined {
   const p = c.params;
@@ -341,12 +360,12 @@ function checkAddOnCommitment(
   // the one the receiver asked for, and vice versa.
   const receiver = mode === 'send' ? p.remote : p.local;
   const sender = mode === 'send' ? p.local : p.remote;
-  const feesMsat = commitTxTotalCostSat(spec, receiver.dustLimitSat, p.channelType) * 1000n;
+  const feesMsat = summaryTotalCostSat(spec, p.channelType) * 1000n;
   const senderBalance = spec.toRemoteMsat;
   const receiverBalance = spec.toLocalMsat;
   let senderCost = senderIsOpener ? feesMsat : 0n;
   if (mode === 'send' && senderIsOpener) {
-    const buffer = feeSpikeBufferSat(spec, receiver.dustLimitSat, p.channelType) * 1000n;
+    const buffer = summaryFeeSpikeBufferSat(spec, p.channelType) * 1000n;
     if (buffer > senderCost) senderCost = buffer;
   }
   const senderMissing = senderBalance - receiver.channelReserveSat * 1000n - senderCost;
@@ -365,7 +384,7 @@ function checkAddOnCommitment(
         `missing ${-receiverMissing} msat`,
       ).error;
   }
-  const inflight = htlcTotals(spec, 'received');
+  const inflight = { count: spec.receivedCount, msat: spec.receivedMsat };
   if (inflight.msat > receiver.maxHtlcValueInFlightMsat)
     return fail(
       'HTLC_VALUE_IN_FLIGHT_EXCEEDED',
@@ -399,7 +418,13 @@ export function receiveAdd(c: Commitments, msg: UpdateAddHtlc): Result<{ commitm
     ...withChanges(c, { remoteProposed: [...c.changes.remoteProposed, msg] }),
     remoteNextHtlcId: c.remoteNextHtlcId + 1n,
   };
-  const reduced = reduce(c1.localCommit.spec, c1.changes.localAcked, c1.changes.remoteProposed);
+  const reduced = reduceSummary(
+    c1.localCommit.spec,
+    c1.changes.localAcked,
+    c1.changes.remoteProposed,
+    p.local.dustLimitSat,
+    p.channelType,
+  );
   const err = checkAddOnCommitment(c1, reduced, 'receive');
   if (err) return { ok: false, error: err };
   return { ok: true, commitments: c1 };
@@ -408,17 +433,18 @@ export function receiveAdd(c: Commitments, msg: UpdateAddHtlc): Result<{ commitm
 // ---------------------------------------------------------------------------------------------
 // update_fulfill_htlc / update_fail_htlc / update_fail_malformed_htlc
 
-function settledIds(list: readonly UpdateMessage[]): Set<bigint> {
-  const s = new Set<bigint>();
+/** True if `list` holds a fulfill/fail of HTLC `id`. */
+function settles(list: readonly UpdateMessage[], id: bigint): boolean {
   for (const u of list) {
     if (
-      u.type === 'update_fulfill_htlc' ||
-      u.type === 'update_fail_htlc' ||
-      u.type === 'update_fail_malformed_htlc'
+      (u.type === 'update_fulfill_htlc' ||
+        u.type === 'update_fail_htlc' ||
+        u.type === 'update_fail_malformed_htlc') &&
+      u.id === id
     )
-      s.add(u.id);
+      return true;
   }
-  return s;
+  return false;
 }
 
 /**
@@ -428,7 +454,7 @@ function settledIds(list: readonly UpdateMessage[]): Set<bigint> {
  */
 export function incomingCrossSigned(c: Commitments, id: bigint): Result<{ htlc: SpecHtlc }> {
   const ch = c.changes;
-  if (settledIds([...ch.localProposed, ...ch.localSigned, ...ch.localAcked]).has(id))
+  if (settles(ch.localProposed, id) || settles(ch.localSigned, id) || settles(ch.localAcked, id))
     return fail('HTLC_ALREADY_SETTLED', 'HTLC is already being settled', `id ${id}`);
   const inLocal = findHtlc(c.localCommit.spec, 'received', id);
   const inRemote = findHtlc(c.remoteCommit.spec, 'offered', id);
@@ -440,7 +466,7 @@ export function incomingCrossSigned(c: Commitments, id: bigint): Result<{ htlc: 
 
 /** An outgoing HTLC the peer may settle: in our commitment and in its latest one. */
 function outgoingCrossSigned(c: Commitments, id: bigint): Result<{ htlc: SpecHtlc }> {
-  if (settledIds(c.changes.remoteProposed).has(id))
+  if (settles(c.changes.remoteProposed, id))
     return fail('HTLC_ALREADY_SETTLED', 'HTLC is already being settled', `id ${id}`);
   const inLocal = findHtlc(c.localCommit.spec, 'offered', id);
   const inRemote = findHtlc(latestRemoteCommit(c).spec, 'received', id);

@@ -115,12 +115,40 @@ function preimageFor(s: MonitorState, a: Analysis, paymentHash: Uint8Array): Uin
   return s.preimages.find((p) => equal(sha256(p), paymentHash)) ?? a.revealed.get(toHex(paymentHash));
 }
 
+/** Payment hashes (hex) of an HTLC list, by list identity (stored commitments are immutable). */
+const hashSets = new WeakMap<readonly { paymentHash: Uint8Array }[], Set<string>>();
+/** Hex payment hash of a preimage, by identity (preimages are never mutated). */
+const preimageHashes = new WeakMap<Uint8Array, string>();
+
+function hashSetOf(htlcs: readonly { paymentHash: Uint8Array }[]): Set<string> {
+  let set = hashSets.get(htlcs);
+  if (!set) {
+    set = new Set(htlcs.map((h) => toHex(h.paymentHash)));
+    hashSets.set(htlcs, set);
+  }
+  return set;
+}
+
+function preimageHash(p: Uint8Array): string {
+  let h = preimageHashes.get(p);
+  if (h === undefined) {
+    h = toHex(sha256(p));
+    preimageHashes.set(p, h);
+  }
+  return h;
+}
+
 /** Keeps the preimages some stored commitment may still need. */
 function prunePreimages(s: MonitorState): Uint8Array[] {
-  const hashes = new Set<string>();
-  for (const l of s.locals) for (const h of l.spec.htlcs) hashes.add(toHex(h.paymentHash));
-  for (const r of s.remotes) for (const h of r.spec.htlcs) hashes.add(toHex(h.paymentHash));
-  return s.preimages.filter((p) => hashes.has(toHex(sha256(p))));
+  if (s.preimages.length === 0) return s.preimages;
+  const sets: Set<string>[] = [];
+  for (const l of s.locals) sets.push(hashSetOf(l.spec.htlcs));
+  for (const r of s.remotes) sets.push(hashSetOf(r.spec.htlcs));
+  const kept = s.preimages.filter((p) => {
+    const h = preimageHash(p);
+    return sets.some((set) => set.has(h));
+  });
+  return kept.length === s.preimages.length ? s.preimages : kept;
 }
 
 function applyUpdate(s: MonitorState, u: MonitorUpdate, ctx: MonitorContext): MonitorState {

@@ -130,9 +130,21 @@ function revocationHash160(revocationPubkey: Uint8Array): Uint8Array {
   return e.hash;
 }
 
+/**
+ * `RIPEMD160(payment_hash)` by array identity: an HTLC's hash object is carried from commitment
+ * to commitment, and every commitment (ours and the peer's) rebuilds its script. Payment hashes
+ * are never mutated. Returns a shared array: callers only copy it into a script.
+ */
+const paymentHash160 = new WeakMap<Uint8Array, Uint8Array>();
+
 function hashCheck(paymentHash: Uint8Array): Uint8Array {
   if (paymentHash.length !== 32) throw new InvalidArgumentError('payment_hash must be 32 bytes');
-  return ripemd(paymentHash);
+  let h = paymentHash160.get(paymentHash);
+  if (h === undefined) {
+    h = ripemd(paymentHash);
+    paymentHash160.set(paymentHash, h);
+  }
+  return h;
 }
 
 /**

@@ -4,11 +4,10 @@
  * SHA-256 (FIPS 180-4) is a one-shot implementation tuned for the many small inputs of the
  * channel hot path (txids, sighashes, key tweaks, shachain steps, P2WSH scripts): no object or
  * view per call, scratch buffers reused and wiped after each call. It is checked byte for byte
- * against @noble/hashes in the tests; HMAC and RIPEMD-160 use @noble/hashes.
+ * against @noble/hashes in the tests, and so is HMAC-SHA256 built on it; RIPEMD-160 uses
+ * @noble/hashes.
  */
-import { hmac } from '@noble/hashes/hmac.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
 // FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of the cube roots of the
 // first 64 primes.
@@ -127,6 +126,24 @@ export function ripemd(data: Uint8Array): Uint8Array {
   return ripemd160(data);
 }
 
+/**
+ * HMAC-SHA256 (RFC 2104) over the SHA-256 above: `H((K ^ opad) || H((K ^ ipad) || data))`, the
+ * key hashed first when longer than the 64-byte block. Two buffers per call, wiped after use
+ * (keys are secrets: onion shared secrets, seeds).
+ */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(nobleSha256, key, data);
+  const k = key.length > 64 ? sha256(key) : key;
+  const inner = new Uint8Array(64 + data.length);
+  for (let i = 0; i < 64; i++) inner[i] = (k[i] ?? 0) ^ 0x36;
+  inner.set(data, 64);
+  const ih = sha256(inner);
+  const outer = new Uint8Array(96);
+  for (let i = 0; i < 64; i++) outer[i] = (k[i] ?? 0) ^ 0x5c;
+  outer.set(ih, 64);
+  const out = sha256(outer);
+  inner.fill(0, 0, 64);
+  outer.fill(0);
+  ih.fill(0);
+  if (k !== key) k.fill(0);
+  return out;
 }

@@ -11,7 +11,9 @@ import {
   decodeMonitorState,
   decodeRevokedArchive,
   encodeMonitorState,
+  encodeMonitorStateJson,
   encodeRevokedArchive,
+  encodeRevokedArchiveJson,
   hydrateRevoked,
   revokedScripts,
   unknownRevokedNumber,
@@ -108,7 +110,8 @@ describe('monitor compaction: archived revoked commitments', () => {
 
   it('states written before the compact secret store load (no `secrets`)', () => {
     const { h } = scenario('static_remotekey');
-    const json = JSON.parse(new TextDecoder().decode(encodeMonitorState(h.alice.state))) as {
+    expect(decodeMonitorState(encodeMonitorStateJson(h.alice.state))).toEqual(h.alice.state);
+    const json = JSON.parse(new TextDecoder().decode(encodeMonitorStateJson(h.alice.state))) as {
       state: Record<string, unknown>;
     };
     delete json.state.secrets;
@@ -117,10 +120,35 @@ describe('monitor compaction: archived revoked commitments', () => {
     expect(s.locals.length).toBe(h.alice.state.locals.length);
   });
 
+  it('binary states: round trip (also re-encoded from memoised parts); truncations only throw DecodeError', () => {
+    const { h } = scenario('anchors_zero_fee_htlc_tx');
+    const s = h.alice.state;
+    expect(s.locals.length).toBeGreaterThan(0);
+    const bytes = encodeMonitorState(s);
+    expect(bytes[0]).toBe(2);
+    expect(decodeMonitorState(bytes)).toEqual(s);
+    // A later state sharing most objects: the memoised parts are reused, the result is the same
+    // as a fresh encoding of an equal (unshared) state.
+    const next = { ...s, height: s.height + 1, locals: s.locals.slice(-1), reported: [...s.reported, 'x'] };
+    const fresh = decodeMonitorState(encodeMonitorStateJson(next));
+    expect(decodeMonitorState(encodeMonitorState(next))).toEqual(fresh);
+    expect(toHex(encodeMonitorState(next))).toBe(toHex(encodeMonitorState(fresh)));
+    // The legacy JSON format is still read.
+    expect(decodeMonitorState(encodeMonitorStateJson(s))).toEqual(s);
+    for (let n = 0; n < bytes.length; n += 211)
+      try {
+        decodeMonitorState(bytes.subarray(0, n));
+      } catch (e) {
+        expect(e).toBeInstanceOf(DecodeError);
+      }
+  });
+
   it('archive records: round trip; bad input only throws DecodeError', () => {
     const { archived } = scenario('static_remotekey');
     const bytes = encodeRevokedArchive(archived);
     expect(decodeRevokedArchive(bytes)).toEqual(archived);
+    // Records written before the binary format still load.
+    expect(decodeRevokedArchive(encodeRevokedArchiveJson(archived))).toEqual(archived);
     for (const bad of ['', '{}', '{"v":1,"htlcs":[],"entries":[[1,null,[0]]]}', '[', '{"v":2}'])
       expect(() => decodeRevokedArchive(utf8(bad))).toThrow(DecodeError);
     for (let n = 0; n < bytes.length; n += 97)
