@@ -35,7 +35,7 @@ import {
   statSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeSecp256k1 } from '../src/adapters/crypto/native-secp256k1.js';
@@ -137,11 +137,23 @@ function snapshotCli(): string {
   return dir;
 }
 
+/**
+ * The CPU a node process is pinned to (`taskset`), like two machines: A on core 0, B on core 1.
+ * Unpinned, the scheduler tends to wake the receiving node on the sender's core, so one node's
+ * work pre-empts the other's instead of running beside it. FARAD_BENCH_PIN=0 disables it.
+ */
+function pinTo(name: string): string[] {
+  if (process.env.FARAD_BENCH_PIN === '0' || cpus().length < 2 || !existsSync('/usr/bin/taskset')) return [];
+  return ['/usr/bin/taskset', '-c', name === 'A' ? '0' : '1'];
+}
+
 function startNode(name: string, dir: string, args: string[], env: Record<string, string>): Promise<Proc> {
   return new Promise((resolve, reject) => {
     const prof = process.env.FARAD_BENCH_PROF;
     const flags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
-    const child = spawn(process.execPath, [...flags, cliBin, 'node', 'start', '--data-dir', dir, ...args], {
+    const pin = pinTo(name);
+    const cmd = [...pin, process.execPath, ...flags, cliBin, 'node', 'start', '--data-dir', dir, ...args];
+    const child = spawn(cmd[0]!, cmd.slice(1), {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '', ...env },

@@ -1175,11 +1175,21 @@ export class PaymentManager {
         : { type: 'PaymentFailed', paymentHash: hash, reason: next.failureReason ?? 'failed' },
     );
     ops.push(ev.op);
-    await this.#cm.store.batch(ops);
-    ev.deliver();
+    const written = this.#cm.store.batch(ops);
     const pub = publicRecord(next);
-    for (const w of this.#waiters.get(hash) ?? []) w.resolve(pub);
-    this.#waiters.delete(hash);
+    const answer = () => {
+      for (const w of this.#waiters.get(hash) ?? []) w.resolve(pub);
+      this.#waiters.delete(hash);
+    };
+    // A success is answered at once: the preimage itself proves the payment, and the peer cannot
+    // take its update_fulfill_htlc back. If we crash before the record is durable, the channel
+    // still holds the HTLC, the peer retransmits the fulfill on reestablish (or claims on chain,
+    // where our monitor learns the preimage), and the record becomes `succeeded` again. The
+    // durable event queue still waits for the write. A failure is answered once it is durable.
+    if (next.status === 'succeeded') answer();
+    await written;
+    ev.deliver();
+    if (next.status !== 'succeeded') answer();
   }
 
   async #onFulfilled(cid: string, id: bigint, hash: Uint8Array, preimage: Uint8Array): Promise<void> {
