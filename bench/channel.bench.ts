@@ -530,17 +530,28 @@ function thousandChannels(): { perChannelHeap: number; perChannelStored: number;
 }
 
 /** Latency of one durable SQLite commit (WAL, synchronous=FULL) in `dir`, as the nodes do it (ms). */
-async function commitLatencyMs(dir: string): Promise<number> {
+async function commitLatencyMs(dir: string): Promise<{ replace: number; append: number }> {
   const { SqliteStore } = await import('../src/adapters/store/sqlite.js');
   const s = new SqliteStore(join(dir, 'fsync-probe.db'));
   const v = new Uint8Array(4000).fill(1);
-  for (let i = 0; i < 20; i++) await s.write('p', `k${i % 10}`, v);
-  const n = 200;
-  const t = performance.now();
-  for (let i = 0; i < n; i++) await s.write('p', `k${i % 10}`, v);
-  const ms = (performance.now() - t) / n;
+  const small = new Uint8Array(1200).fill(2);
+  const time = async (f: (i: number) => Promise<void>) => {
+    for (let i = 0; i < 20; i++) await f(i);
+    const n = 300;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await f(i + 20);
+    return (performance.now() - t) / n;
+  };
+  // Rewriting the same rows, and the channel pattern: a state row rewritten + new rows appended.
+  const replace = await time((i) => s.write('p', `k${i % 10}`, v));
+  const append = await time((i) =>
+    s.batch([
+      { op: 'put', namespace: 'c', key: 'state', value: v },
+      { op: 'put', namespace: 'm', key: String(i).padStart(12, '0'), value: small },
+    ]),
+  );
   await s.close();
-  return ms;
+  return { replace, append };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -548,8 +559,9 @@ async function commitLatencyMs(dir: string): Promise<number> {
 /** Method and history, printed under the report's Notes. */
 export const notes: string[] = [
   'Channel bench (bench/channel.bench.ts): two `farad node start --dev --accept-keysend` processes on an in-process devnet, one anchors channel (10,000,000 sat, 5,000,000,000 msat pushed), keysend payments started inside the payer by `POST /v1/dev/paybatch` (the full protocol per payment; no HTTP per payment): S1 A → B; S2 A → B and B → A at the same time, half of the in-flight budget each way, so neither side runs out of balance during the run (payments/s is the sum of both directions; failures are counted per reason). CPU = user + system time of both processes (process.cpuUsage via `GET /v1/dev/stats`); fsyncs = committed SQLite transactions of both stores (WAL, synchronous=FULL: one fsync each); updates/HTLC signatures per commitment_signed are counted on the messages the channel managers send. Bytes stored = key + value bytes of every namespace (payment records, channel state, monitor updates, events). Memory with 1,000 channels: heap growth when 1,000 Normal channel states built by the core state machine are kept in memory (this process), added to the idle RSS of a node.',
-  "S1 takes ~13 durable commits per payment over the two nodes (sender: HTLC record, commitment; receiver: commitment, revocation, claim, fulfill + commitment; sender: preimage, payment record; both revocations of the removal round; event acknowledgements), each blocking its process's event loop for the fsync, and ~13 ms of CPU over both processes (four commitment_signed/revoke_and_ack exchanges, each persisting the whole channel state as JSON). The fsync latency of this VM's disk varied between 0.02 ms and 3.6 ms per commit during this work (probe row above: at the start of this run).",
-  "History (same machine, native secp256k1): first version S1 12-18 payments/s (p50 40-65 ms, 19 fsyncs per payment), S2 34-39 payments/s (9.7-11 fsyncs per payment, 241 updates per commitment_signed, sender refusing adds at 483 HTLCs). Group commit in the SQLite store (batches of one event-loop turn share a transaction) + per-channel input batching in the channel manager (consecutive Normal-state steps share one durable write; HTLC messages no longer block the peer's next message) + one write for fulfill+sign and for the HTLC id + commitment: S1 17-27/s with 12.9 fsyncs per payment, S2 172-384/s with 0.06-0.13 fsyncs per payment. Linear `reduce` (indexed HTLC removal instead of a search + copy per removal) and dust-exposure projections only for trimmed HTLCs: see the figures above.",
+  "Each node process is pinned to its own core with `taskset` (A on core 0, B on core 1), like two machines; the devnet and the driver run unpinned. Unpinned (FARAD_BENCH_PIN=0) the scheduler tends to wake the receiving node on the sender's core: each socket write then took ~0.3 ms of the sender's wall time instead of ~0.03 ms. Measured on this machine before the final run: S2 pinned 1,075-1,121 payments/s, unpinned 1,013-1,043/s; S1 about the same either way (134-146/s).",
+  "S1 critical path per payment (timeline of both processes, native): A (payer) adds the HTLC and signs, writes [payment record + HTLC + commitment] in one commit and sends revoke_and_ack + update_add_htlc + commitment_signed; B verifies and signs back (one commit); A revokes (one commit); B revokes, the HTLC is committed, B claims (claim record + preimage + fulfill + commitment in one commit); A receives the fulfill: success. About 4.3 commits per payment over both nodes (0.25-0.5 ms each, occasional 1-5 ms outliers on this VM's disk), 4 one-way hops of ~0.2-0.25 ms each (process wake-up), and ~2.5 ms of CPU per node per payment (signatures, commitment building, onion, records): ~5.8 ms p50 per payment. The S1 target of 200/s needs ~5 ms including the tail; not reached.",
+  'History (same machine, native secp256k1): first version S1 12-18 payments/s (19 fsyncs per payment), S2 34-39/s. Group commit + per-channel input batching: S1 17-27/s, S2 172-384/s. Session 2 of issue 4, in order: binary record codec instead of JSON (5-7x faster encode, half the bytes); cached per-commitment secrets/points and key derivations, one sighash per step, local SHA-256 (35-40% less CPU per payment round); monitor compaction (bounded monitor records and memory); pipelined persistence (a channel no longer waits for the disk between inputs; HTLC hooks join the same commit; messages held until their batch is durable): S1 97 -> 127/s, S2 636 -> 949/s; removals batched into the next commitment round and deferred writes for steps that send nothing: 5.5 fsyncs per payment; incremental limit checks and monitor state in the binary codec: S2 ~1,050-1,190/s; success answered when the preimage is known: 4.3 fsyncs per payment. Tried and dropped: SQLite commits on a writer thread (S2 625-710/s, 1.9 ms CPU per payment: slower), flushing sockets once per event-loop turn (S2 630/s).',
 ];
 
 export default async function channelBench(): Promise<BenchRow[]> {
@@ -565,8 +577,8 @@ export default async function channelBench(): Promise<BenchRow[]> {
     const fsyncMs = await commitLatencyMs(dir);
     rows.push({
       group: GROUP,
-      name: 'durable SQLite commit on this disk (WAL, synchronous=FULL, 4 KB value)',
-      value: `${fsyncMs.toFixed(2)} ms per commit`,
+      name: 'durable SQLite commit on this disk (WAL, synchronous=FULL), one process alone',
+      value: `rewriting a 4 KB row: ${fsyncMs.replace.toFixed(3)} ms; rewriting a 4 KB row + appending a 1.2 KB row (the channel pattern): ${fsyncMs.append.toFixed(3)} ms per commit`,
     });
     // ---- native secp256k1 (what `farad node start` installs)
     {
