@@ -26,8 +26,11 @@ const JSON_VERSION = 1;
 /** Encodings of shachain stores by identity (a store is immutable: `insert` returns a new one). */
 const shachainCache = new WeakMap<ShachainStore, Uint8Array>();
 
-/** The shachain store inside a channel state: written as its own compact encoding. */
-const SHACHAIN_EXT: TreeExtension = {
+/**
+ * Tree-codec extension for a {@link ShachainStore} (channel and monitor states): written as the
+ * store's own compact encoding, cached per store.
+ */
+export const SHACHAIN_EXTENSION: TreeExtension = {
   id: 1,
   match: (v) => v instanceof ShachainStore,
   encode: (v) => {
@@ -41,7 +44,7 @@ const SHACHAIN_EXT: TreeExtension = {
   },
   decode: (b) => ShachainStore.decode(b),
 };
-const EXTENSIONS = [SHACHAIN_EXT];
+const EXTENSIONS = [SHACHAIN_EXTENSION];
 
 /**
  * Subtrees that keep their identity, unchanged, across the states of a channel: their bytes are
@@ -69,21 +72,29 @@ const KINDS = new Set([
   'Closed',
 ]);
 
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1) {
-      if (typeof o.$n === 'string') {
-        if (!/^-?\d+$/.test(o.$n)) throw new DecodeError('CHANNEL_STATE_INVALID', 'bad bigint');
-        return BigInt(o.$n);
+/**
+ * `JSON.parse` reviver of the legacy JSON format of states and records: `{"$n":"123"}` a bigint,
+ * `{"$b":"hex"}` bytes, `{"$sc":"hex"}` a shachain store; a malformed bigint throws
+ * DecodeError `code`.
+ */
+export function legacyJsonReviver(code: string): (key: string, value: unknown) => unknown {
+  return (_key, value) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const o = value as Record<string, unknown>;
+      if (Object.keys(o).length === 1) {
+        if (typeof o.$n === 'string') {
+          if (!/^-?\d+$/.test(o.$n)) throw new DecodeError(code, 'bad bigint');
+          return BigInt(o.$n);
+        }
+        if (typeof o.$b === 'string') return fromHex(o.$b);
+        if (typeof o.$sc === 'string') return ShachainStore.decode(fromHex(o.$sc));
       }
-      if (typeof o.$b === 'string') return fromHex(o.$b);
-      if (typeof o.$sc === 'string') return ShachainStore.decode(fromHex(o.$sc));
     }
-  }
-  return value;
+    return value;
+  };
 }
+
+const reviver = legacyJsonReviver('CHANNEL_STATE_INVALID');
 
 /** Serialises a channel state (any kind) to bytes (format version {@link CHANNEL_STATE_VERSION}). */
 export function encodeChannelState(state: ChannelState): Uint8Array {

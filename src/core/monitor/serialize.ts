@@ -12,10 +12,11 @@
  * Decoding checks the version and the shape of every top-level field and throws only
  * {@link DecodeError} (`MONITOR_STATE_INVALID`, `MONITOR_STATE_VERSION`).
  */
-import { fromHex, fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
-import { decodeTree, encodeTree, type TreeExtension, type TreeMemo } from '../../protocol/encoding/record.js';
+import { fromUtf8, toHex, utf8 } from '../../protocol/encoding/bytes.js';
+import { decodeTree, encodeTree, type TreeMemo } from '../../protocol/encoding/record.js';
 import { asDecodeError, DecodeError } from '../../protocol/errors.js';
 import { ShachainStore } from '../../protocol/keys/shachain.js';
+import { legacyJsonReviver, SHACHAIN_EXTENSION } from '../channel/serialize.js';
 import type { SpecHtlc } from '../channel/types.js';
 import type { ArchivedRevoked, MonitorState } from './types.js';
 
@@ -25,24 +26,7 @@ export const MONITOR_STATE_VERSION = 1;
 /** Current binary format version: the first byte of {@link encodeMonitorState}'s output. */
 export const MONITOR_STATE_BINARY_VERSION = 2;
 
-/** Encodings of shachain stores by identity (a store is immutable: `insert` returns a new one). */
-const shachainCache = new WeakMap<ShachainStore, Uint8Array>();
-
-const SHACHAIN_EXT: TreeExtension = {
-  id: 1,
-  match: (v) => v instanceof ShachainStore,
-  encode: (v) => {
-    const store = v as ShachainStore;
-    let b = shachainCache.get(store);
-    if (b === undefined) {
-      b = store.encode();
-      shachainCache.set(store, b);
-    }
-    return b;
-  },
-  decode: (b) => ShachainStore.decode(b),
-};
-const EXTENSIONS = [SHACHAIN_EXT];
+const EXTENSIONS = [SHACHAIN_EXTENSION];
 
 /**
  * Subtrees of a monitor state that keep their identity, unchanged, across states: the channel's
@@ -61,20 +45,7 @@ function replacer(this: unknown, _key: string, value: unknown): unknown {
   return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    if (Object.keys(o).length === 1) {
-      if (typeof o.$n === 'string') {
-        if (!/^-?\d+$/.test(o.$n)) throw new DecodeError('MONITOR_STATE_INVALID', 'bad bigint');
-        return BigInt(o.$n);
-      }
-      if (typeof o.$b === 'string') return fromHex(o.$b);
-      if (typeof o.$sc === 'string') return ShachainStore.decode(fromHex(o.$sc));
-    }
-  }
-  return value;
-}
+const reviver = legacyJsonReviver('MONITOR_STATE_INVALID');
 
 /** Serialises a monitor state (binary, version {@link MONITOR_STATE_BINARY_VERSION}). */
 export function encodeMonitorState(state: MonitorState): Uint8Array {

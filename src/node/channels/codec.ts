@@ -10,24 +10,15 @@
  *
  * Decoding throws only {@link DecodeError} `RECORD_INVALID`.
  */
-import { fromHex, fromUtf8 } from '../../protocol/encoding/bytes.js';
+import { legacyJsonReviver } from '../../core/channel/serialize.js';
+import { fromUtf8 } from '../../protocol/encoding/bytes.js';
 import { decodeTree, encodeTree } from '../../protocol/encoding/record.js';
 import { DecodeError } from '../../protocol/errors.js';
 
 /** First byte of a binary record. */
 export const RECORD_MARKER = 0x01;
 
-function reviver(_key: string, value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1) {
-      if (typeof o.$n === 'string' && /^-?\d+$/.test(o.$n)) return BigInt(o.$n);
-      if (typeof o.$b === 'string') return fromHex(o.$b);
-    }
-  }
-  return value;
-}
+const reviver = legacyJsonReviver('RECORD_INVALID');
 
 /** Serialises plain data (bigint, Uint8Array, arrays, objects) to a binary record. */
 export function encodeRecord(value: unknown): Uint8Array {
