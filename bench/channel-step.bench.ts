@@ -9,119 +9,50 @@
  * Variants: an empty channel, and one with 200 non-dust HTLCs already in flight (100 each way),
  * so every commitment carries ~200 HTLC outputs (signatures dominate there).
  */
-import {
-  type ChannelInput,
-  type ChannelState,
-  type CmdOpen,
-  defaultChannelConfig,
-  type StepContext,
-  step,
-} from '../src/core/channel/index.js';
 import { NodeKeys } from '../src/node/keys/index.js';
 import { sha256 } from '../src/protocol/crypto/hash.js';
 import { concat, utf8 } from '../src/protocol/encoding/bytes.js';
-import { p2wpkh } from '../src/protocol/tx/script.js';
-import type { Transaction } from '../src/protocol/tx/transaction.js';
-import { decodeMessage, encodeMessage, type KnownMessage } from '../src/protocol/wire/messages.js';
+import { type BenchEnd, BenchPair } from './channel-pair.js';
 import type { BenchCase } from './harness.js';
 
 const GROUP = 'Channel state machine (issue 4, in process)';
 const ONION = new Uint8Array(1366);
 const AMOUNT_MSAT = 1_000_000n;
 
-interface End {
-  name: string;
-  state: ChannelState;
-  nodeKeys: NodeKeys;
-  inbox: KnownMessage[];
-  counter: number;
-}
+type End = BenchEnd;
 
-/** Two endpoints of one channel driven by `step`, messages round-tripped through the wire codec. */
-class Link {
-  readonly a: End;
-  readonly b: End;
+/**
+ * A {@link BenchPair} whose keys are fetched from {@link NodeKeys.channelKeys} on every step,
+ * as the node's channel manager does; received HTLC ids are collected from `HtlcReceived`.
+ */
+class Link extends BenchPair {
   private n = 0;
-  constructor(tag: string) {
-    const chainHash = sha256(utf8('bench-chain'));
-    const mk = (name: string): End => ({
-      name,
-      state: {
-        kind: 'WaitForOpenChannel',
-        config: defaultChannelConfig(chainHash, p2wpkh(new Uint8Array(33).fill(name === 'a' ? 2 : 3))),
-      },
-      nodeKeys: new NodeKeys(sha256(utf8(`${tag}/${name}/seed`))),
-      inbox: [],
-      counter: 0,
-    });
-    this.a = mk('a');
-    this.b = mk('b');
-    const open: CmdOpen = {
-      type: 'CmdOpen',
-      fundingSats: 10_000_000n,
-      pushMsat: 5_000_000_000n,
-      channelType: 'anchors_zero_fee_htlc_tx',
-      zeroConf: false,
-      announce: false,
-    };
-    this.apply(this.a, open);
-    this.pump();
-    this.apply(this.a, { type: 'FundingConfirmed', depth: 6, scid: 7n << 40n });
-    this.apply(this.b, { type: 'FundingConfirmed', depth: 6, scid: 7n << 40n });
-    this.pump();
-    if (this.a.state.kind !== 'Normal' || this.b.state.kind !== 'Normal')
-      throw new Error(`not Normal: ${this.a.state.kind}/${this.b.state.kind}`);
-  }
-
   /** Received HTLC ids per endpoint, collected from `HtlcReceived` effects. */
-  received = new Map<End, bigint[]>();
+  readonly received: Map<End, bigint[]>;
 
-  apply(p: End, input: ChannelInput): void {
-    const ctx: StepContext = {
-      blockHeight: 1000,
-      // As the node does: the channel's keys are fetched on every step.
-      keys: p.nodeKeys.channelKeys(0),
-      feeratePerKw: 253,
-      randomBytes: (n: number) => sha256(utf8(`${p.name}/rand/${p.counter++}`)).slice(0, n),
-    };
-    const r = step(p.state, input, ctx);
-    p.state = r.state;
-    const other = p === this.a ? this.b : this.a;
-    for (const e of r.effects) {
-      if (e.type === 'SendMessage') other.inbox.push(decodeMessage(encodeMessage(e.msg)) as KnownMessage);
-      else if (e.type === 'HtlcReceived') {
-        const l = this.received.get(p) ?? [];
-        l.push(e.add.id);
-        this.received.set(p, l);
-      } else if (e.type === 'BuildFundingTx') {
-        const tx: Transaction = {
-          version: 2,
-          inputs: [
-            {
-              txid: sha256(utf8('coin')),
-              vout: 0,
-              scriptSig: new Uint8Array(0),
-              sequence: 0xfffffffd,
-              witness: [],
-            },
-          ],
-          outputs: [{ value: e.amountSat, scriptPubKey: e.scriptPubKey }],
-          locktime: 0,
-        };
-        this.apply(p, { type: 'FundingTxBuilt', tx, outputIndex: 0 });
+  constructor(tag: string) {
+    const nodeKeys = new Map<string, NodeKeys>();
+    const keysOf = (p: End) => {
+      let k = nodeKeys.get(p.name);
+      if (!k) {
+        k = new NodeKeys(sha256(utf8(`${tag}/${p.name}/seed`)));
+        nodeKeys.set(p.name, k);
       }
-    }
-  }
-
-  pump(): void {
-    for (let k = 0; k < 100_000; k++) {
-      const m = this.a.inbox.shift();
-      if (m) this.apply(this.a, m);
-      const n = this.b.inbox.shift();
-      if (n) this.apply(this.b, n);
-      if (!m && !n) return;
-    }
-    throw new Error('pump did not converge');
+      return k.channelKeys(0);
+    };
+    const received = new Map<End, bigint[]>();
+    super(tag, {
+      keys: keysOf,
+      scid: 7n << 40n,
+      onEffect: (p, e) => {
+        if (e.type !== 'HtlcReceived') return;
+        const l = received.get(p) ?? [];
+        l.push(e.add.id);
+        received.set(p, l);
+      },
+    });
+    this.received = received;
+    this.open();
   }
 
   /** Signs on both sides until nothing is pending. */

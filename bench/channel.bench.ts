@@ -40,21 +40,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeSecp256k1 } from '../src/adapters/crypto/native-secp256k1.js';
 import { type Devnet, startDevnet } from '../src/apps/devnet/index.js';
-import {
-  type ChannelKeys,
-  type ChannelState,
-  type CmdOpen,
-  defaultChannelConfig,
-  encodeChannelState,
-  type StepContext,
-  step,
-} from '../src/core/channel/index.js';
-import { sha256 } from '../src/protocol/crypto/hash.js';
+import { type ChannelState, encodeChannelState } from '../src/core/channel/index.js';
 import { nobleBackend, setSecp256k1Backend } from '../src/protocol/crypto/secp256k1.js';
-import { utf8 } from '../src/protocol/encoding/bytes.js';
-import { p2wpkh } from '../src/protocol/tx/script.js';
-import type { Transaction } from '../src/protocol/tx/transaction.js';
-import { decodeMessage, encodeMessage, type KnownMessage } from '../src/protocol/wire/messages.js';
+import { BenchPair } from './channel-pair.js';
 import type { BenchRow } from './harness.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -418,87 +406,9 @@ function s2Row(label: string, r: RunResult, target?: { text: string; ops: number
 // ---------------------------------------------------------------------------------------------
 // 1,000 channel states in memory (core state machine, this process)
 
-function keysFrom(seed: string): ChannelKeys {
-  const k = (label: string) => sha256(utf8(`${seed}/${label}`));
-  return {
-    fundingPrivkey: k('funding'),
-    revocationBasepointSecret: k('revocation'),
-    paymentBasepointSecret: k('payment'),
-    delayedPaymentBasepointSecret: k('delayed'),
-    htlcBasepointSecret: k('htlc'),
-    perCommitmentSeed: k('seed'),
-  };
-}
-
 /** Opens one channel between two in-memory endpoints up to `Normal`; returns the opener's state. */
 function openInMemory(i: number): ChannelState {
-  const chainHash = sha256(utf8('bench-chain'));
-  const mk = (name: string) => {
-    let counter = 0;
-    const ctx: StepContext = {
-      blockHeight: 1000,
-      keys: keysFrom(`${name}/${i}`),
-      feeratePerKw: 253,
-      randomBytes: (n: number) => sha256(utf8(`${name}/${i}/rand/${counter++}`)).slice(0, n),
-    };
-    const config = defaultChannelConfig(chainHash, p2wpkh(new Uint8Array(33).fill(name === 'a' ? 2 : 3)));
-    return {
-      state: { kind: 'WaitForOpenChannel', config } as ChannelState,
-      ctx,
-      inbox: [] as KnownMessage[],
-    };
-  };
-  const a = mk('a');
-  const b = mk('b');
-  const apply = (p: typeof a, input: Parameters<typeof step>[1]) => {
-    const r = step(p.state, input, p.ctx);
-    p.state = r.state;
-    const other = p === a ? b : a;
-    for (const e of r.effects) {
-      if (e.type === 'SendMessage') other.inbox.push(decodeMessage(encodeMessage(e.msg)) as KnownMessage);
-      if (e.type === 'BuildFundingTx') {
-        const tx: Transaction = {
-          version: 2,
-          inputs: [
-            {
-              txid: sha256(utf8(`coin${i}`)),
-              vout: 0,
-              scriptSig: new Uint8Array(0),
-              sequence: 0xfffffffd,
-              witness: [],
-            },
-          ],
-          outputs: [{ value: e.amountSat, scriptPubKey: e.scriptPubKey }],
-          locktime: 0,
-        };
-        apply(p, { type: 'FundingTxBuilt', tx, outputIndex: 0 });
-      }
-    }
-  };
-  const pump = () => {
-    for (let k = 0; k < 1000 && (a.inbox.length || b.inbox.length); k++) {
-      const m = a.inbox.shift();
-      if (m) apply(a, m);
-      const n = b.inbox.shift();
-      if (n) apply(b, n);
-    }
-  };
-  const open: CmdOpen = {
-    type: 'CmdOpen',
-    fundingSats: 10_000_000n,
-    pushMsat: 5_000_000_000n,
-    channelType: 'anchors_zero_fee_htlc_tx',
-    zeroConf: false,
-    announce: false,
-  };
-  apply(a, open);
-  pump();
-  const scid = (BigInt(200 + i) << 40n) | 1n;
-  apply(a, { type: 'FundingConfirmed', depth: 6, scid });
-  apply(b, { type: 'FundingConfirmed', depth: 6, scid });
-  pump();
-  if (a.state.kind !== 'Normal') throw new Error(`channel ${i} not Normal: ${a.state.kind}`);
-  return a.state;
+  return new BenchPair(String(i), { scid: (BigInt(200 + i) << 40n) | 1n }).open().a.state;
 }
 
 function heap(): number {

@@ -10,23 +10,17 @@ import { loadNativeSecp256k1 } from '../src/adapters/crypto/native-secp256k1.js'
 import {
   type ChannelEffect,
   type ChannelInput,
-  type ChannelKeys,
   type ChannelState,
   decodeChannelState,
-  defaultChannelConfig,
   encodeChannelState,
   type MonitorUpdate,
-  type StepContext,
-  step,
 } from '../src/core/channel/index.js';
 import { decodeRecord, encodeRecord } from '../src/node/channels/codec.js';
 import { sha256 } from '../src/protocol/crypto/hash.js';
 import { nobleBackend, setSecp256k1Backend } from '../src/protocol/crypto/secp256k1.js';
 import { toHex, utf8 } from '../src/protocol/encoding/bytes.js';
 import { ShachainStore } from '../src/protocol/keys/shachain.js';
-import { p2wpkh } from '../src/protocol/tx/script.js';
-import type { Transaction } from '../src/protocol/tx/transaction.js';
-import { decodeMessage, encodeMessage, type KnownMessage } from '../src/protocol/wire/messages.js';
+import { type BenchEnd, BenchPair } from './channel-pair.js';
 import { type BenchRow, runCase } from './harness.js';
 
 const GROUP = 'Persistence encoding: channel state and records (issue 4)';
@@ -40,26 +34,6 @@ function jsonReplacer(this: unknown, _key: string, value: unknown): unknown {
 }
 const jsonChannelState = (state: ChannelState) => utf8(JSON.stringify({ v: 1, state }, jsonReplacer));
 const jsonRecord = (value: unknown) => utf8(JSON.stringify(value, jsonReplacer));
-
-interface Endpoint {
-  state: ChannelState;
-  ctx: StepContext;
-  inbox: KnownMessage[];
-  effects: ChannelEffect[];
-  states: ChannelState[];
-}
-
-function keysFrom(seed: string): ChannelKeys {
-  const k = (label: string) => sha256(utf8(`${seed}/${label}`));
-  return {
-    fundingPrivkey: k('funding'),
-    revocationBasepointSecret: k('revocation'),
-    paymentBasepointSecret: k('payment'),
-    delayedPaymentBasepointSecret: k('delayed'),
-    htlcBasepointSecret: k('htlc'),
-    perCommitmentSeed: k('seed'),
-  };
-}
 
 interface Fixture {
   /** Normal, no HTLC. */
@@ -75,74 +49,25 @@ interface Fixture {
 }
 
 function build(): Fixture {
-  const chainHash = sha256(utf8('bench-chain'));
-  const mk = (name: string): Endpoint => {
-    let counter = 0;
-    const config = defaultChannelConfig(chainHash, p2wpkh(new Uint8Array(33).fill(name === 'a' ? 2 : 3)));
-    return {
-      state: { kind: 'WaitForOpenChannel', config },
-      ctx: {
-        blockHeight: 1000,
-        keys: keysFrom(name),
-        feeratePerKw: 253,
-        randomBytes: (n: number) => sha256(utf8(`${name}/rand/${counter++}`)).slice(0, n),
-      },
-      inbox: [],
-      effects: [],
-      states: [],
-    };
-  };
-  const a = mk('a');
-  const b = mk('b');
-  const apply = (p: Endpoint, input: ChannelInput) => {
-    const r = step(p.state, input, p.ctx);
-    p.state = r.state;
-    const other = p === a ? b : a;
-    for (const e of r.effects) {
-      p.effects.push(e);
-      if (e.type === 'PersistChannel') p.states.push(e.state);
-      if (e.type === 'SendMessage') other.inbox.push(decodeMessage(encodeMessage(e.msg)) as KnownMessage);
-      if (e.type === 'BuildFundingTx') {
-        const tx: Transaction = {
-          version: 2,
-          inputs: [
-            {
-              txid: sha256(utf8('coin')),
-              vout: 0,
-              scriptSig: new Uint8Array(0),
-              sequence: 0xfffffffd,
-              witness: [],
-            },
-          ],
-          outputs: [{ value: e.amountSat, scriptPubKey: e.scriptPubKey }],
-          locktime: 0,
-        };
-        apply(p, { type: 'FundingTxBuilt', tx, outputIndex: 0 });
-      }
+  // What each endpoint produced: every effect, and every state it persisted.
+  const log = new Map<BenchEnd, { effects: ChannelEffect[]; states: ChannelState[] }>();
+  const of = (p: BenchEnd) => {
+    let l = log.get(p);
+    if (!l) {
+      l = { effects: [], states: [] };
+      log.set(p, l);
     }
+    return l;
   };
-  const pump = () => {
-    for (let k = 0; k < 10_000 && (a.inbox.length || b.inbox.length); k++) {
-      const m = a.inbox.shift();
-      if (m) apply(a, m);
-      const n = b.inbox.shift();
-      if (n) apply(b, n);
-    }
-  };
-  apply(a, {
-    type: 'CmdOpen',
-    fundingSats: 10_000_000n,
-    pushMsat: 5_000_000_000n,
-    channelType: 'anchors_zero_fee_htlc_tx',
-    zeroConf: false,
-    announce: false,
-  });
-  pump();
-  const scid = (800_000n << 40n) | 1n;
-  apply(a, { type: 'FundingConfirmed', depth: 6, scid });
-  apply(b, { type: 'FundingConfirmed', depth: 6, scid });
-  pump();
-  if (a.state.kind !== 'Normal') throw new Error(`not Normal: ${a.state.kind}`);
+  const pair = new BenchPair('record', {
+    onEffect: (p, e) => {
+      of(p).effects.push(e);
+      if (e.type === 'PersistChannel') of(p).states.push(e.state);
+    },
+  }).open();
+  const { a, b } = pair;
+  const apply = (p: BenchEnd, input: ChannelInput) => pair.apply(p, input);
+  const pump = () => pair.pump();
   const idle = a.state;
   // An onion is 1,366 pseudo-random bytes (it is encrypted).
   const onion = (n: number) => {
@@ -152,7 +77,7 @@ function build(): Fixture {
     return o;
   };
   const preimage = (n: number) => sha256(utf8(`preimage/${n}`));
-  const add = (from: Endpoint, n: number) =>
+  const add = (from: BenchEnd, n: number) =>
     apply(from, {
       type: 'CmdAddHtlc',
       amountMsat: 1_000_000n + BigInt(n),
@@ -161,13 +86,13 @@ function build(): Fixture {
       onion: onion(n),
     });
   // A stream of payments both ways: each adds, signs, and fulfils the oldest one later.
-  const start = a.states.length;
-  const pending: { id: bigint; n: number; payer: Endpoint }[] = [];
+  const start = of(a).states.length;
+  const pending: { id: bigint; n: number; payer: BenchEnd }[] = [];
   let n = 0;
   for (let round = 0; round < 12; round++) {
     for (const payer of [a, b]) {
       add(payer, n);
-      const add0 = payer.effects.findLast(
+      const add0 = of(payer).effects.findLast(
         (e) => e.type === 'SendMessage' && e.msg.type === 'update_add_htlc',
       );
       const id = add0?.type === 'SendMessage' && add0.msg.type === 'update_add_htlc' ? add0.msg.id : 0n;
@@ -189,11 +114,11 @@ function build(): Fixture {
   add(b, n++);
   pump();
   const busy = a.state;
-  const updates = a.effects.flatMap((e) => (e.type === 'MonitorUpdate' ? [e.update] : []));
+  const updates = of(a).effects.flatMap((e) => (e.type === 'MonitorUpdate' ? [e.update] : []));
   const localUpdate = updates.findLast((u) => u.type === 'LocalCommitment');
   const remoteUpdate = updates.findLast((u) => u.type === 'RemoteCommitment');
   if (!localUpdate || !remoteUpdate) throw new Error('no monitor updates');
-  return { idle, busy, stream: a.states.slice(start), localUpdate, remoteUpdate };
+  return { idle, busy, stream: of(a).states.slice(start), localUpdate, remoteUpdate };
 }
 
 export function fixture(): Fixture {
