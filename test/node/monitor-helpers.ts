@@ -70,20 +70,7 @@ export async function startMNode(
 ): Promise<MNode> {
   const keys = new NodeKeys(new Uint8Array(32).fill(o.seedByte));
   const store = new SqliteStore(o.dbPath);
-  let chain: ChainTracker;
-  let wallet: OnchainWallet;
-  if (o.reuse) {
-    chain = o.reuse.chain;
-    wallet = o.reuse.wallet;
-  } else {
-    chain = bitcoindChainSource({ url: d.rpcUrl, startHeight: d.chain.height });
-    wallet = new OnchainWallet({
-      mnemonic: mnemonicFromEntropy(new Uint8Array(16).fill(o.seedByte)),
-      network: 'regtest',
-      chain,
-    });
-    await wallet.sync();
-  }
+  const { chain, wallet } = await chainAndWallet(d, o.seedByte, o.reuse);
   const monitorOpts = o.monitor ?? {};
   const mon = new ChainMonitorManager({
     keys,
@@ -128,6 +115,49 @@ export async function startMNode(
   };
   const pay = new PaymentManager({ channels: cm, keys });
   mon.attach({ channels: cm, payments: pay });
+  const { pm, events, port } = await wireAndStart(node, { keys, cm, mon, pay }, 0);
+  return Object.assign(node, {
+    keys,
+    store,
+    chain,
+    wallet,
+    cm,
+    pay,
+    pm,
+    mon,
+    port,
+    dbPath: o.dbPath,
+    events,
+  });
+}
+
+/** The chain view and wallet of a test node (`reuse`d across a restart, else new and synced). */
+export async function chainAndWallet(
+  d: Devnet,
+  seedByte: number,
+  reuse?: { chain: ChainTracker; wallet: OnchainWallet },
+): Promise<{ chain: ChainTracker; wallet: OnchainWallet }> {
+  if (reuse) return reuse;
+  const chain = bitcoindChainSource({ url: d.rpcUrl, startHeight: d.chain.height });
+  const wallet = new OnchainWallet({
+    mnemonic: mnemonicFromEntropy(new Uint8Array(16).fill(seedByte)),
+    network: 'regtest',
+    chain,
+  });
+  await wallet.sync();
+  return { chain, wallet };
+}
+
+/**
+ * Connects a test node's channel manager to a TCP {@link PeerManager} (its messages dropped while
+ * `node.drop`), starts payments, channels and monitor in the runtime's order, and listens.
+ */
+export async function wireAndStart(
+  node: { drop: boolean },
+  parts: { keys: NodeKeys; cm: ChannelManager; mon: ChainMonitorManager; pay: PaymentManager },
+  port: number,
+): Promise<{ pm: PeerManager; events: MonitorEvent[]; port: number }> {
+  const { keys, cm, mon, pay } = parts;
   const pm = new PeerManager({
     nodeSecretKey: keys.nodeSecretKey,
     transport: new TcpTransport(),
@@ -144,20 +174,8 @@ export async function startMNode(
   await pay.recover();
   const events: MonitorEvent[] = [];
   mon.subscribe((e) => events.push(e));
-  const addr = await pm.listen('127.0.0.1', 0);
-  return Object.assign(node, {
-    keys,
-    store,
-    chain,
-    wallet,
-    cm,
-    pay,
-    pm,
-    mon,
-    port: addr.port,
-    dbPath: o.dbPath,
-    events,
-  });
+  const addr = await pm.listen('127.0.0.1', port);
+  return { pm, events, port: addr.port };
 }
 
 export async function stopMNode(n: MNode): Promise<void> {

@@ -4,23 +4,20 @@
  * network graph) + ForwardingManager + PeerManager, short channel delays; a graph builder that
  * mirrors the public channels opened in a test with every node's forwarding policy.
  */
-import { bitcoindChainSource } from '../../src/adapters/chain/bitcoind.js';
-import { TcpTransport } from '../../src/adapters/net/tcp.js';
 import { SqliteStore } from '../../src/adapters/store/sqlite.js';
 import type { Devnet } from '../../src/apps/devnet/index.js';
 import type { ChannelConfig, HtlcFailure } from '../../src/core/channel/index.js';
 import { NetworkGraph } from '../../src/core/gossip/graph.js';
-import { mnemonicFromEntropy } from '../../src/core/wallet/keys.js';
 import type { ChainTracker } from '../../src/node/chain/tracker.js';
 import { ChannelManager, fundedData } from '../../src/node/channels/manager.js';
 import { ForwardingManager, type ForwardingPolicy } from '../../src/node/forwarding/index.js';
 import { NodeKeys } from '../../src/node/keys/index.js';
 import { ChainMonitorManager, type MonitorEvent } from '../../src/node/monitor/index.js';
 import { PaymentManager, type PaymentManagerOptions } from '../../src/node/payments/index.js';
-import { PeerManager } from '../../src/node/peer/index.js';
+import type { PeerManager } from '../../src/node/peer/index.js';
 import { CHAIN_HASHES } from '../../src/node/peer/init.js';
 import type { Clock } from '../../src/node/ports/clock.js';
-import { OnchainWallet } from '../../src/node/wallet/wallet.js';
+import type { OnchainWallet } from '../../src/node/wallet/wallet.js';
 import { compare } from '../../src/protocol/encoding/bytes.js';
 
 export interface HNode {
@@ -61,20 +58,7 @@ export interface HNodeOpts {
 export async function startHNode(d: Devnet, name: string, o: HNodeOpts): Promise<HNode> {
   const keys = new NodeKeys(new Uint8Array(32).fill(o.seedByte));
   const store = new SqliteStore(o.dbPath);
-  let chain: ChainTracker;
-  let wallet: OnchainWallet;
-  if (o.reuse) {
-    chain = o.reuse.chain;
-    wallet = o.reuse.wallet;
-  } else {
-    chain = bitcoindChainSource({ url: d.rpcUrl, startHeight: d.chain.height });
-    wallet = new OnchainWallet({
-      mnemonic: mnemonicFromEntropy(new Uint8Array(16).fill(o.seedByte)),
-      network: 'regtest',
-      chain,
-    });
-    await wallet.sync();
-  }
+  const { chain, wallet } = await chainAndWallet(d, o.seedByte, o.reuse);
   const mon = new ChainMonitorManager({ keys, store, chain, wallet, config: { antiReorgDelay: 3 } });
   const cm = new ChannelManager({
     keys,
@@ -109,23 +93,7 @@ export async function startHNode(d: Devnet, name: string, o: HNodeOpts): Promise
     ...(o.policy ? { defaultPolicy: o.policy } : {}),
   });
   mon.attach({ channels: cm, payments: pay });
-  const pm = new PeerManager({
-    nodeSecretKey: keys.nodeSecretKey,
-    transport: new TcpTransport(),
-    channelHandler: cm,
-  });
-  await pay.load();
-  await cm.start({
-    sendMessage: (id, msg) => (node.drop ? true : pm.sendMessage(id, msg)),
-    isConnected: (id) => pm.isConnected(id),
-    onPeerConnected: (l) => pm.onPeerConnected(l),
-    onPeerDisconnected: (l) => pm.onPeerDisconnected(l),
-  });
-  await mon.start();
-  await pay.recover();
-  const events: MonitorEvent[] = [];
-  mon.subscribe((e) => events.push(e));
-  const addr = await pm.listen('127.0.0.1', o.port ?? 0);
+  const { pm, events, port } = await wireAndStart(node, { keys, cm, mon, pay }, o.port ?? 0);
   return Object.assign(node, {
     name,
     seedByte: o.seedByte,
@@ -138,7 +106,7 @@ export async function startHNode(d: Devnet, name: string, o: HNodeOpts): Promise
     fwd,
     pm,
     mon,
-    port: addr.port,
+    port,
     dbPath: o.dbPath,
     events,
   });
@@ -162,6 +130,8 @@ export async function stopHNode(n: HNode): Promise<void> {
   await n.mon.stop();
   await n.store.close();
 }
+
+import { chainAndWallet, wireAndStart } from './monitor-helpers.js';
 
 export { connectNodes, mineUntil, settle, sleep, waitFor } from './monitor-helpers.js';
 
