@@ -170,8 +170,10 @@ describe('channel runtime on the devnet', () => {
     let next = 0;
     let done = 0;
     let restarted: Promise<void> | undefined;
+    let pendingAtStop = 0;
     const restart = async () => {
       const { chain, wallet, dbPath, port } = bob;
+      pendingAtStop = alice.pay.listPayments().filter((p) => p.status === 'pending').length;
       await stopNode(bob);
       bob = await startNode(d, 'bob', { seedByte: 2, dbPath: dbPath!, reuse: { chain, wallet }, port });
       expect(peerView(bob, anchorsId).state).toBe('Offline');
@@ -203,6 +205,8 @@ describe('channel runtime on the devnet', () => {
     );
     await waitFor(() => alice.pay.listPayments().every((p) => p.status !== 'pending'));
     expect(results.filter((r) => r === 'succeeded').length).toBeGreaterThanOrEqual(12);
+    // Bob went down mid-stream: payments were in flight when he stopped.
+    expect(pendingAtStop).toBeGreaterThan(0);
     // Every payment ended (succeeded, or failed while bob was away: how many depends on timing).
     expect(results.every((r) => r === 'succeeded' || r === 'failed' || r.startsWith('error:'))).toBe(true);
     // Whatever succeeded for alice was received by bob, and nothing else.
