@@ -117,19 +117,6 @@ function scid(v: bigint | undefined): string {
   return v === undefined ? '-' : `${v >> 40n}x${(v >> 16n) & 0xffffffn}x${v & 0xffffn}`;
 }
 
-/** Fee of a confirmed devnet transaction (its inputs are confirmed too). */
-function feeOf(devnet: Devnet, txid: string): bigint {
-  const tx = devnet.chain.getConfirmedTx(txid)?.tx;
-  if (!tx) throw new DemoError(`transaction ${txid} not confirmed`);
-  let inputs = 0n;
-  for (const i of tx.inputs) {
-    const prev = devnet.chain.getConfirmedTx(toHex(i.txid));
-    if (!prev) throw new DemoError(`input of ${txid} not found`);
-    inputs += prev.tx.outputs[i.vout]!.value;
-  }
-  return inputs - tx.outputs.reduce((a, o) => a + o.value, 0n);
-}
-
 async function payInvoice(payer: FaradNode, payee: FaradNode, msat: bigint, description: string) {
   const inv = await payee.createInvoice({ amountMsat: msat, description });
   const p = await payer.pay(inv.bolt11);
@@ -264,12 +251,17 @@ export async function channelStory(devnet: Devnet, say: Say): Promise<void> {
     say(
       `  Alice's payment: succeeded, preimage learnt on chain; Bob's payment: failed (${pb.failureReason})`,
     );
-    const commitFee = feeOf(devnet, commitTxid);
-    const fees = (n: FaradNode) => claims(n).reduce((a, p) => a + feeOf(devnet, p.txid), 0n);
+    // Fees from the real transactions (inputs - outputs), through the node's own wallet.
+    const commitFee = await alice.wallet.feeOf(commitTxid);
+    const fees = async (n: FaradNode) => {
+      let f = 0n;
+      for (const p of claims(n)) f += await n.wallet.feeOf(p.txid);
+      return f;
+    };
     const cpfp = claims(alice).filter((p) => p.kind === 'cpfp').length;
     // Alice opened: she pays the commitment fee and both 330 sat anchors (hers comes back through CPFP).
-    const aliceWant = va.localMsat / 1000n - commitFee - 660n + 330n * BigInt(cpfp) - fees(alice);
-    const bobWant = vb.localMsat / 1000n + 40_000n + 25_000n - fees(bob);
+    const aliceWant = va.localMsat / 1000n - commitFee - 660n + 330n * BigInt(cpfp) - (await fees(alice));
+    const bobWant = vb.localMsat / 1000n + 40_000n + 25_000n - (await fees(bob));
     const aliceGot = alice.balance().onchain.total - wa;
     const bobGot = bob.balance().onchain.total - wb;
     say(

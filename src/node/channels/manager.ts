@@ -950,7 +950,7 @@ export class ChannelManager implements ChannelMessageHandler {
   ): void {
     let durable: Promise<void>;
     try {
-      durable = ops.length > 0 ? this.store.batch(ops) : this.#barrier();
+      durable = ops.length > 0 ? this.store.batch(ops) : this.store.barrier();
     } catch (e) {
       durable = Promise.reject(e);
     }
@@ -981,11 +981,6 @@ export class ChannelManager implements ChannelMessageHandler {
         for (const x of items) x.item.reject(e);
       },
     );
-  }
-
-  /** Resolves once every store write queued so far is durable. */
-  #barrier(): Promise<void> {
-    return this.store.barrier();
   }
 
   /**
@@ -1164,7 +1159,7 @@ export class ChannelManager implements ChannelMessageHandler {
           throw new ChannelManagerError('CHANNEL_HALTED', 'a store write of this channel failed');
         // Writes other components queued before this message must be durable first.
         if (!fenced) {
-          await this.#barrier();
+          await this.store.barrier();
           fenced = true;
         }
         countSent(this.stats, e.msg as KnownMessage);
