@@ -5,11 +5,11 @@ import {
   type ChannelState,
   decodeChannelState,
   encodeChannelState,
-} from '../../src/core/channel/index.js';
-import { toHex, utf8 } from '../../src/protocol/encoding/bytes.js';
-import { DecodeError } from '../../src/protocol/errors.js';
-import { ShachainStore } from '../../src/protocol/keys/shachain.js';
-import { ONION, Pair, type Peer, payment, useFastCrypto } from './channel/harness.js';
+} from '../../../src/core/channel/index.js';
+import { toHex, utf8 } from '../../../src/protocol/encoding/bytes.js';
+import { DecodeError } from '../../../src/protocol/errors.js';
+import { ShachainStore } from '../../../src/protocol/keys/shachain.js';
+import { ONION, Pair, type Peer, payment, useFastCrypto } from './harness.js';
 
 useFastCrypto();
 
