@@ -22,6 +22,11 @@ describe('crypto port: native libsecp256k1 backend equals noble', () => {
         if (!pa.slice(1).every((x, i) => x === pb[i + 1])) {
           expect(native.pointAdd(pa, pb)).toEqual(nobleBackend.pointAdd(pa, pb));
         }
+        // pub + tweak * G, both backends, equal to the two-step form.
+        const tweaked = nobleBackend.pointAddTweak(pb, a);
+        expect(native.pointAddTweak(pb, a)).toEqual(tweaked);
+        if (!pa.slice(1).every((x, i) => x === pb[i + 1]))
+          expect(tweaked).toEqual(nobleBackend.pointAdd(pb, pa));
         expect(native.privAdd(a, b)).toEqual(nobleBackend.privAdd(a, b));
         expect(native.privMul(a, b)).toEqual(nobleBackend.privMul(a, b));
       }),
@@ -51,5 +56,19 @@ describe('crypto port: native libsecp256k1 backend equals noble', () => {
     expect(native.isPoint(new Uint8Array(33))).toBe(false);
     expect(() => native.publicKey(zero)).toThrow(InvalidArgumentError);
     expect(() => native.ecdh(new Uint8Array(32).fill(1), new Uint8Array(33))).toThrow(InvalidArgumentError);
+  });
+
+  it('pointAddTweak: a zero tweak gives the point back; a tweak at or above the order and an invalid point are refused', () => {
+    const pub = nobleBackend.publicKey(new Uint8Array(32).fill(7));
+    const zero = new Uint8Array(32);
+    expect(native.pointAddTweak(pub, zero)).toEqual(pub);
+    expect(nobleBackend.pointAddTweak(pub, zero)).toEqual(pub);
+    const order = Uint8Array.from(
+      Buffer.from('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141', 'hex'),
+    );
+    for (const b of [native, nobleBackend]) {
+      expect(() => b.pointAddTweak(pub, order)).toThrow(InvalidArgumentError);
+      expect(() => b.pointAddTweak(new Uint8Array(33).fill(5), zero)).toThrow(InvalidArgumentError);
+    }
   });
 });

@@ -18,6 +18,7 @@ interface NativeSecp {
   publicKeyConvert(p: Uint8Array, compressed?: boolean): Uint8Array;
   publicKeyCombine(ps: Uint8Array[], compressed?: boolean): Uint8Array;
   publicKeyTweakMul(p: Uint8Array, t: Uint8Array, compressed?: boolean): Uint8Array;
+  publicKeyTweakAdd(p: Uint8Array, t: Uint8Array, compressed?: boolean): Uint8Array;
   signatureNormalize(s: Uint8Array): Uint8Array;
   ecdsaSign(msg: Uint8Array, k: Uint8Array): { signature: Uint8Array; recid: number };
   ecdsaVerify(sig: Uint8Array, msg: Uint8Array, p: Uint8Array): boolean;
@@ -66,6 +67,7 @@ export function loadNativeSecp256k1(): Secp256k1Backend {
     ecdh: (priv, pub) => wrap('ecdh', () => s.ecdh(pub, priv)),
     pointMul: (pub, k) => wrap('pointMul', () => s.publicKeyTweakMul(pub, k, true)),
     pointAdd: (a, b) => wrap('pointAdd', () => s.publicKeyCombine([a, b], true)),
+    pointAddTweak: (pub, tweak) => wrap('pointAddTweak', () => s.publicKeyTweakAdd(pub, tweak, true)),
     privAdd: (a, b) => wrap('privAdd', () => s.privateKeyTweakAdd(Uint8Array.from(a), b)),
     privMul: (a, b) => wrap('privMul', () => s.privateKeyTweakMul(Uint8Array.from(a), b)),
     isPoint(pub) {

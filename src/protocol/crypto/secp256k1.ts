@@ -38,6 +38,13 @@ export interface Secp256k1Backend {
   pointMul(pub: Uint8Array, scalar: Uint8Array): Uint8Array;
   /** `a + b` (compressed). */
   pointAdd(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /**
+   * `pub + tweak * G` (compressed), `tweak` a 32-byte scalar below the group order (public
+   * data: not constant-time). One operation for what `pointAdd(pub, publicKey(tweak))` does in
+   * two (BOLT 3 key derivation). Throws InvalidArgumentError for an invalid point or tweak, or
+   * a result at infinity.
+   */
+  pointAddTweak(pub: Uint8Array, tweak: Uint8Array): Uint8Array;
   /** `(a + b) mod n` as 32 bytes. */
   privAdd(a: Uint8Array, b: Uint8Array): Uint8Array;
   /** `(a * b) mod n` as 32 bytes. */
@@ -120,6 +127,14 @@ export const nobleBackend: Secp256k1Backend = {
   pointMul: (pub, s) => point(pub).multiply(scalarNonZero(s, 'scalar')).toBytes(true),
   pointAdd(a, b) {
     const p = point(a).add(point(b));
+    if (p.equals(Point.ZERO)) throw new InvalidArgumentError('point addition gave infinity');
+    return p.toBytes(true);
+  },
+  pointAddTweak(pub, tweak) {
+    const t = scalar(tweak, 'tweak');
+    if (t >= N) throw new InvalidArgumentError('tweak is not below the group order');
+    const a = point(pub);
+    const p = t === 0n ? a : a.add(Point.BASE.multiplyUnsafe(t));
     if (p.equals(Point.ZERO)) throw new InvalidArgumentError('point addition gave infinity');
     return p.toBytes(true);
   },

@@ -43,8 +43,7 @@ export function derivationTweak(basepoint: Uint8Array, perCommitmentPoint: Uint8
  * `local_delayedpubkey`/`remote_delayedpubkey` (from `delayed_payment_basepoint`).
  */
 export function derivePubkey(basepoint: Uint8Array, perCommitmentPoint: Uint8Array): Uint8Array {
-  const tweak = derivationTweak(basepoint, perCommitmentPoint);
-  return secp().pointAdd(basepoint, secp().publicKey(tweak));
+  return secp().pointAddTweak(basepoint, derivationTweak(basepoint, perCommitmentPoint));
 }
 
 /**
@@ -120,7 +119,8 @@ export type RevocationKnownSecret =
 
 /**
  * {@link deriveRevocationPubkey} when one of its two secrets is known: that half becomes a
- * generator multiplication `(secret * h) * G` instead of a variable-base one. The caller MUST
+ * generator term `(secret * h) * G` (added with `pointAddTweak`) instead of a variable-base
+ * multiplication. The caller MUST
  * pass the secret of `revocationBasepoint` or of `perCommitmentPoint`; the result is then
  * byte-identical to `deriveRevocationPubkey(revocationBasepoint, perCommitmentPoint)`.
  */
@@ -136,14 +136,11 @@ export function deriveRevocationPubkeyWithSecret(
   const s = secp();
   if ('revocationBasepointSecret' in known) {
     checkSecret(known.revocationBasepointSecret, 'revocation_basepoint_secret');
-    return s.pointAdd(
-      s.publicKey(s.privMul(known.revocationBasepointSecret, h1)),
+    return s.pointAddTweak(
       s.pointMul(perCommitmentPoint, h2),
+      s.privMul(known.revocationBasepointSecret, h1),
     );
   }
   checkSecret(known.perCommitmentSecret, 'per_commitment_secret');
-  return s.pointAdd(
-    s.pointMul(revocationBasepoint, h1),
-    s.publicKey(s.privMul(known.perCommitmentSecret, h2)),
-  );
+  return s.pointAddTweak(s.pointMul(revocationBasepoint, h1), s.privMul(known.perCommitmentSecret, h2));
 }
