@@ -44,6 +44,7 @@ import {
   localCommitmentKeys,
   localPoint,
   localSecret,
+  precomputeCommitmentKeys,
   remoteCommitmentKeys,
 } from './keys.js';
 import type {
@@ -666,8 +667,10 @@ export function remoteCommitmentUpdate(
 }
 
 /**
- * The monitor's view of our commitment (fully signed). `htlcTxs`: `buildHtlcTxs(tx)` when the
- * caller already has it (not rebuilt).
+ * The monitor's view of our commitment. `htlcTxs`: `buildHtlcTxs(tx)` when the caller already
+ * has it (not rebuilt). With `sign` (default) the commitment transaction is fully signed now;
+ * without it, it stays unsigned with the peer's signature beside it and the monitor signs it
+ * if it ever publishes it (same bytes: signatures are deterministic, RFC 6979).
  */
 export function localCommitmentUpdate(
   c: Commitments,
@@ -678,15 +681,17 @@ export function localCommitmentUpdate(
   htlcRemoteSigs: readonly Uint8Array[],
   keys: ChannelKeys,
   htlcTxs: readonly HtlcTx[] = buildHtlcTxs(tx),
+  sign = true,
 ): LocalCommitmentUpdate {
-  const localSig = signCommitmentTx(tx, keys.fundingPrivkey);
   const toLocal = tx.toLocalIndex === undefined ? undefined : tx.outputs[tx.toLocalIndex];
   return {
     type: 'LocalCommitment',
     channelId: c.params.channelId,
     commitmentNumber: index,
     perCommitmentPoint: point,
-    commitTx: finalizeCommitmentTx(tx, localSig, remoteSig),
+    ...(sign
+      ? { commitTx: finalizeCommitmentTx(tx, signCommitmentTx(tx, keys.fundingPrivkey), remoteSig) }
+      : { commitTx: tx.tx, remoteSig }),
     txid: tx.txid,
     spec: {
       htlcs: tx.params.htlcs.slice(),
@@ -829,6 +834,7 @@ export function receiveCommit(
     msg.htlcSignatures,
     keys,
     htlcTxs,
+    false,
   );
   return { ok: true, commitments: c1, revocation: sendRevocation(c1, keys), monitor };
 }
@@ -930,6 +936,24 @@ export function signedLocalCommitTx(c: Commitments, keys: ChannelKeys): LocalCom
   const point = localPoint(keys, lc.index);
   const tx = buildLocalCommitTx(c.params, lc.index, lc.spec, point, keys);
   return localCommitmentUpdate(c, lc.index, point, tx, lc.remoteSig, lc.htlcRemoteSigs, keys);
+}
+
+/**
+ * Derives ahead of time the keys (and our per-commitment points) that the channel's next
+ * commitment round needs: our next commitment, the point our next `revoke_and_ack` announces,
+ * and the peer's next commitment when its point is known and we are not waiting for its
+ * revocation. Pure memoisation (see `precomputeCommitmentKeys`): call it while idle, e.g.
+ * after sending a batch, so the work leaves the latency path. Returns the key sets derived.
+ */
+export function precomputeNextKeys(c: Commitments, keys: ChannelKeys): number {
+  const next = c.localCommit.index + 1;
+  localPoint(keys, next + 1);
+  return precomputeCommitmentKeys(
+    c.params,
+    keys,
+    next,
+    c.waiting ? undefined : c.remoteNextPerCommitmentPoint,
+  );
 }
 
 /** Keys of our commitment `index` (for tests and the monitor). */

@@ -26,10 +26,25 @@ import {
   perCommitmentPoint,
 } from '../../protocol/keys/derivation.js';
 import { ShachainGenerator } from '../../protocol/keys/shachain.js';
-import type { ChannelKeys, ChannelParams, ChannelPubkeys, CommitmentSpec } from './types.js';
+import type { ChannelKeys, ChannelParams, ChannelPubkeys, CommitmentSpec, SideParams } from './types.js';
 
 /** How many recent per-commitment secrets/points are memoised per {@link ChannelKeys}. */
 export const RECENT_COMMITMENTS_MEMO = 8;
+
+/** How many derived per-commitment key sets are memoised per {@link ChannelKeys}. */
+export const DERIVED_KEYS_MEMO = 4;
+
+/**
+ * A memoised per-commitment key set: valid for the same owner, point and the same party
+ * parameter objects (so a channel whose parameters were replaced, e.g. after a reload, misses).
+ */
+interface DerivedKeys {
+  owner: 'local' | 'remote';
+  point: Uint8Array;
+  local: SideParams;
+  remote: SideParams;
+  keys: CommitmentKeys;
+}
 
 interface PerCommitment {
   secret: Uint8Array;
@@ -44,6 +59,8 @@ interface KeysMemo {
   /** Commitment number → secret (+ point once asked), least recently used first. */
   recent: Map<number, PerCommitment>;
   pubkeys: ChannelPubkeys | undefined;
+  /** Derived per-commitment key sets, least recently used first. */
+  derived: DerivedKeys[];
 }
 
 const memos = new WeakMap<ChannelKeys, KeysMemo>();
@@ -56,6 +73,7 @@ function memoOf(keys: ChannelKeys): KeysMemo {
       gen: new ShachainGenerator(keys.perCommitmentSeed),
       recent: new Map(),
       pubkeys: undefined,
+      derived: [],
     };
     memos.set(keys, m);
   }
@@ -223,6 +241,66 @@ export function remoteCommitmentKeys(
   };
 }
 
+/**
+ * The per-commitment keys of `owner`'s commitment for `point`, memoised per `keys` (the
+ * derivation costs several elliptic-curve operations; each commitment's keys are needed when
+ * it is signed or verified, and {@link precomputeCommitmentKeys} may have derived them ahead).
+ * The returned object and its arrays are shared with the memo: callers MUST NOT mutate them.
+ */
+function memoisedCommitmentKeys(
+  owner: 'local' | 'remote',
+  p: ChannelParams,
+  point: Uint8Array,
+  keys: ChannelKeys,
+  index: number,
+): CommitmentKeys {
+  const m = memoOf(keys);
+  const d = m.derived;
+  for (let i = d.length - 1; i >= 0; i--) {
+    const e = d[i]!;
+    if (e.owner === owner && e.local === p.local && e.remote === p.remote && equal(e.point, point)) {
+      if (i !== d.length - 1) {
+        d.splice(i, 1);
+        d.push(e);
+      }
+      return e.keys;
+    }
+  }
+  const k =
+    owner === 'local' ? localCommitmentKeys(p, point, keys, index) : remoteCommitmentKeys(p, point, keys);
+  if (d.length >= DERIVED_KEYS_MEMO) d.shift();
+  d.push({ owner, point: point.slice(), local: p.local, remote: p.remote, keys: k });
+  return k;
+}
+
+/**
+ * Derives ahead of time (and memoises) the keys of the next commitments a channel will sign or
+ * verify: our commitment `localIndex` (whose point is ours) and, when known, the peer's next
+ * commitment for its announced point `remotePoint`. A node calls this while it waits for the
+ * peer, so the next `commitment_signed` it sends or receives finds its keys ready. Pure
+ * memoisation: results are the same with or without it. Returns how many key sets were derived
+ * (0 when both were already memoised).
+ */
+export function precomputeCommitmentKeys(
+  p: ChannelParams,
+  keys: ChannelKeys,
+  localIndex: number,
+  remotePoint: Uint8Array | undefined,
+): number {
+  const m = memoOf(keys);
+  let derived = 0;
+  const count = (owner: 'local' | 'remote', point: Uint8Array, index: number) => {
+    const hit = m.derived.some(
+      (e) => e.owner === owner && e.local === p.local && e.remote === p.remote && equal(e.point, point),
+    );
+    memoisedCommitmentKeys(owner, p, point, keys, index);
+    if (!hit) derived++;
+  };
+  count('local', localPoint(keys, localIndex), localIndex);
+  if (remotePoint) count('remote', remotePoint, -1);
+  return derived;
+}
+
 /** Our HTLC private key for a commitment with per-commitment point `point` (either side's). */
 export function htlcPrivkey(keys: ChannelKeys, p: ChannelParams, point: Uint8Array): Uint8Array {
   return derivePrivkey(keys.htlcBasepointSecret, point, p.local.htlcBasepoint);
@@ -256,8 +334,11 @@ function buildCommitTxOf(
     feeratePerKw: spec.feeratePerKw,
     dustLimitSat: own.dustLimitSat,
     toSelfDelay: other.toSelfDelay,
-    keys:
-      owner === 'local' ? localCommitmentKeys(p, point, keys, index) : remoteCommitmentKeys(p, point, keys),
+    keys: keys
+      ? memoisedCommitmentKeys(owner, p, point, keys, index)
+      : owner === 'local'
+        ? localCommitmentKeys(p, point, undefined, index)
+        : remoteCommitmentKeys(p, point),
     htlcs: spec.htlcs,
   });
 }

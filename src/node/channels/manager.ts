@@ -48,6 +48,7 @@ import {
   fundingScriptPubKey,
   incomingCrossSigned,
   type MonitorUpdate,
+  precomputeNextKeys,
   type SpecHtlc,
   type StepContext,
   step,
@@ -143,6 +144,8 @@ interface Chan {
   halted: boolean;
   /** A `CmdSign` scheduled for deferred removals (see `SignDeferred`). */
   signTimer: boolean;
+  /** A key precomputation is scheduled (see {@link ChannelManager.#precompute}). */
+  precompute: boolean;
   /** Writes of message steps that sent nothing, waiting for the channel's next batch (see #pipeline). */
   deferred:
     | {
@@ -744,6 +747,7 @@ export class ChannelManager implements ChannelMessageHandler {
       outbox: Promise.resolve(),
       halted: false,
       signTimer: false,
+      precompute: false,
       deferred: undefined,
       inbox: [],
       builtFundingTx: undefined,
@@ -971,6 +975,7 @@ export class ChannelManager implements ChannelMessageHandler {
           countSent(this.stats, m);
           this.#peers?.sendMessage(chan.peer, m);
         }
+        if (msgs.length > 0) this.#precompute(chan);
       });
     chan.outbox = sent.catch((e: unknown) => this.#halt(chan, e));
     sent.then(
@@ -981,6 +986,28 @@ export class ChannelManager implements ChannelMessageHandler {
         for (const x of items) x.item.reject(e);
       },
     );
+  }
+
+  /**
+   * Once the current turn's I/O is done (the messages just sent are written to the socket),
+   * derives the keys of the channel's next commitment round while we wait for the peer
+   * (`precomputeNextKeys`: memoisation only, same results), so that work is off the latency
+   * path of the next `commitment_signed`.
+   */
+  #precompute(chan: Chan): void {
+    if (chan.precompute) return;
+    chan.precompute = true;
+    setImmediate(() => {
+      chan.precompute = false;
+      if (this.#stopped || chan.halted) return;
+      const d = chan.state.kind === 'Normal' ? fundedData(chan.state) : undefined;
+      if (!d) return;
+      try {
+        precomputeNextKeys(d.commitments, chan.keys);
+      } catch (e) {
+        this.log.debug('key precomputation failed', { channel: chan.id, error: String(e) });
+      }
+    });
   }
 
   /**
