@@ -6,8 +6,9 @@
  *
  * - {@link ChannelFundedUpdate} once, when the first commitments are signed (funding outpoint,
  *   scripts, both sides' basepoints and delays);
- * - {@link LocalCommitmentUpdate} for each new commitment of ours the peer signed (fully signed
- *   commitment tx + HTLC txs with the peer's signatures) — what a local force close broadcasts;
+ * - {@link LocalCommitmentUpdate} for each new commitment of ours the peer signed (commitment tx
+ *   with the peer's funding signature + HTLC txs with the peer's signatures) — what a local
+ *   force close broadcasts;
  * - {@link RemoteCommitmentUpdate} for each commitment of the peer we sign — to recognise a remote
  *   force close and claim our outputs/HTLCs from it;
  * - {@link RemoteRevocationUpdate} for each revoked peer commitment — the secret to punish it;
@@ -78,8 +79,18 @@ export interface LocalCommitmentUpdate {
   commitmentNumber: number;
   /** Our per-commitment point for it. */
   perCommitmentPoint: Uint8Array;
-  /** The fully signed commitment transaction (both funding signatures). */
+  /**
+   * The commitment transaction: fully signed (both funding signatures in its witness), or, when
+   * {@link LocalCommitmentUpdate.remoteSig} is set, unsigned — the monitor adds both signatures
+   * (ours from the channel's funding key) when it broadcasts it.
+   */
   commitTx: Transaction;
+  /**
+   * The peer's funding signature (64-byte compact) of an unsigned {@link LocalCommitmentUpdate.commitTx}
+   * (absent when `commitTx` is already signed). Signing our own commitment only when it is
+   * published keeps one signature per received `commitment_signed` off the payment path.
+   */
+  remoteSig?: Uint8Array;
   txid: Uint8Array;
   /** Our point of view. */
   spec: CommitmentSpec;

@@ -25,13 +25,14 @@
 
 import { decodeCommitmentNumber } from '../../protocol/channel/commitment.js';
 import { HTLC_SUCCESS_WEIGHT, HTLC_TIMEOUT_WEIGHT } from '../../protocol/channel/fees.js';
+import { fundingWitness, signFundingInput, withInputWitness } from '../../protocol/channel/funding.js';
 import { anchorScript, hasAnchors } from '../../protocol/channel/scripts.js';
 import { sha256 } from '../../protocol/crypto/hash.js';
 import { equal, toHex } from '../../protocol/encoding/bytes.js';
 import { deriveRevocationPrivkey } from '../../protocol/keys/derivation.js';
 import { SHACHAIN_MAX_INDEX, ShachainStore } from '../../protocol/keys/shachain.js';
 import { type Transaction, txid as txidOf, weight } from '../../protocol/tx/transaction.js';
-import type { MonitorUpdate } from '../channel/monitor-update.js';
+import type { ChannelFundedUpdate, LocalCommitmentUpdate, MonitorUpdate } from '../channel/monitor-update.js';
 import {
   type Analysis,
   analyze,
@@ -417,28 +418,46 @@ function claimEffects(s: MonitorState, a: Analysis, ctx: MonitorContext): Monito
   return effects;
 }
 
+/**
+ * Our commitment `l` ready to publish: as stored when already signed, else with both funding
+ * signatures added now (ours from `fundingPrivkey`, the peer's from `l.remoteSig`).
+ */
+export function signedLocalCommitment(
+  l: LocalCommitmentUpdate,
+  f: ChannelFundedUpdate,
+  fundingPrivkey: Uint8Array,
+): Transaction {
+  if (!l.remoteSig) return l.commitTx;
+  const sig = signFundingInput(l.commitTx, f.fundingScript, f.fundingAmountSat, fundingPrivkey);
+  return withInputWitness(
+    l.commitTx,
+    fundingWitness(f.local.fundingPubkey, sig, f.remote.fundingPubkey, l.remoteSig),
+  );
+}
+
 /** Publishing our latest commitment, with a CPFP request when its own feerate is too low. */
 function localBroadcastEffects(s: MonitorState, ctx: MonitorContext): MonitorEffect[] {
   const f = s.funded;
   const l = s.locals[s.locals.length - 1];
   if (!f || !l) return [];
-  const effects: MonitorEffect[] = [{ type: 'Broadcast', tx: l.commitTx, kind: 'local-commitment' }];
+  const commitTx = signedLocalCommitment(l, f, ctx.keys.fundingPrivkey);
+  const effects: MonitorEffect[] = [{ type: 'Broadcast', tx: commitTx, kind: 'local-commitment' }];
   if (hasAnchors(f.channelType) && l.localAnchorOutputIndex !== undefined) {
     let out = 0n;
-    for (const o of l.commitTx.outputs) out += o.value;
+    for (const o of commitTx.outputs) out += o.value;
     const fee = f.fundingAmountSat - out;
-    const w = weight(l.commitTx);
+    const w = weight(commitTx);
     if (feeFor(ctx.feeratePerKw, w) > fee) {
       effects.push({
         type: 'RequestCpfp',
-        parentTx: l.commitTx,
+        parentTx: commitTx,
         parentTxid: l.txid,
         parentFeeSat: fee,
         parentWeight: w,
         anchor: {
           txid: l.txid,
           vout: l.localAnchorOutputIndex,
-          amountSat: l.commitTx.outputs[l.localAnchorOutputIndex]!.value,
+          amountSat: commitTx.outputs[l.localAnchorOutputIndex]!.value,
           witnessScript: anchorScript(f.local.fundingPubkey),
         },
         targetFeeratePerKw: ctx.feeratePerKw,

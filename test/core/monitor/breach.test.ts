@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalCommitmentUpdate } from '../../../src/core/channel/index.js';
 import { signedHtlcTx } from '../../../src/core/monitor/index.js';
 import { equal } from '../../../src/protocol/encoding/bytes.js';
 import { txidHex } from '../../../src/protocol/tx/transaction.js';
@@ -7,15 +6,6 @@ import { payment, useFastCrypto } from '../channel/harness.js';
 import { Harness } from './chain-harness.js';
 
 useFastCrypto();
-
-function lastLocal(h: Harness): LocalCommitmentUpdate {
-  const u = h.pair.bob.log
-    .filter((e) => e.type === 'MonitorUpdate' && e.update.type === 'LocalCommitment')
-    .at(-1);
-  if (u?.type !== 'MonitorUpdate' || u.update.type !== 'LocalCommitment')
-    throw new Error('no local commitment');
-  return u.update;
-}
 
 describe('monitor: revoked commitment on chain', () => {
   for (const channelType of ['static_remotekey', 'anchors_zero_fee_htlc_tx'] as const) {
@@ -26,7 +16,7 @@ describe('monitor: revoked commitment on chain', () => {
       h.addHtlc(h.pair.bob, 22, 18_000_000n, base + 50);
       h.addHtlc(h.pair.alice, 23, 10_000_000n, base + 60);
       // Bob keeps this (fully signed) commitment, with its HTLC transactions...
-      const old = lastLocal(h);
+      const old = h.bobsLatestCommitment();
       expect(old.htlcTxs.length).toBe(3);
       // ...then the channel moves on: x1 is fulfilled, another HTLC is added.
       h.pair.input(h.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });

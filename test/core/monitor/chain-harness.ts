@@ -7,7 +7,12 @@
 import { expect } from 'vitest';
 import { DevnetChain, MINER_SCRIPT, TxRejected } from '../../../src/apps/devnet/index.js';
 import { fundScript } from '../../../src/apps/devnet/miner.js';
-import type { ChannelConfig, ChannelEffect, ChannelTypeName } from '../../../src/core/channel/index.js';
+import type {
+  ChannelConfig,
+  ChannelEffect,
+  ChannelTypeName,
+  LocalCommitmentUpdate,
+} from '../../../src/core/channel/index.js';
 import {
   decodeMonitorState,
   encodeMonitorState,
@@ -18,6 +23,7 @@ import {
   type MonitorState,
   monitorStep,
   signAnchorSpend,
+  signedLocalCommitment,
   signFundedHtlcTx,
 } from '../../../src/core/monitor/index.js';
 import { sha256 } from '../../../src/protocol/crypto/hash.js';
@@ -271,6 +277,21 @@ export class Harness {
   }
   get height(): number {
     return this.chain.height;
+  }
+  /**
+   * Bob's latest commitment (from his channel's monitor updates), fully signed as his monitor
+   * would publish it, with its HTLC transactions: what a cheater keeps to publish later.
+   */
+  bobsLatestCommitment(): LocalCommitmentUpdate {
+    const u = this.pair.bob.log
+      .filter((e) => e.type === 'MonitorUpdate' && e.update.type === 'LocalCommitment')
+      .at(-1);
+    if (u?.type !== 'MonitorUpdate' || u.update.type !== 'LocalCommitment')
+      throw new Error('no local commitment');
+    const funded = this.bob.state.funded;
+    if (!funded) throw new Error("bob's monitor is not funded");
+    const { remoteSig: _, ...rest } = u.update;
+    return { ...rest, commitTx: signedLocalCommitment(u.update, funded, this.pair.bob.keys.fundingPrivkey) };
   }
   setHeights(): void {
     this.pair.alice.ctx.blockHeight = this.chain.height;

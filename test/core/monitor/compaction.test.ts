@@ -5,7 +5,6 @@
  * punished — fully once its archived record is put back, its `to_local` even without it.
  */
 import { describe, expect, it } from 'vitest';
-import type { LocalCommitmentUpdate } from '../../../src/core/channel/index.js';
 import {
   archiveRevoked,
   decodeMonitorState,
@@ -27,15 +26,6 @@ import { Harness } from './chain-harness.js';
 
 useFastCrypto();
 
-function lastLocal(h: Harness): LocalCommitmentUpdate {
-  const u = h.pair.bob.log
-    .filter((e) => e.type === 'MonitorUpdate' && e.update.type === 'LocalCommitment')
-    .at(-1);
-  if (u?.type !== 'MonitorUpdate' || u.update.type !== 'LocalCommitment')
-    throw new Error('no local commitment');
-  return u.update;
-}
-
 /** Bob keeps a commitment with 3 HTLCs, the channel moves on, alice archives her revoked list. */
 function scenario(channelType: 'static_remotekey' | 'anchors_zero_fee_htlc_tx') {
   const h = new Harness(channelType);
@@ -43,7 +33,7 @@ function scenario(channelType: 'static_remotekey' | 'anchors_zero_fee_htlc_tx') 
   const x1 = h.addHtlc(h.pair.alice, 21, 30_000_000n, base + 50);
   h.addHtlc(h.pair.bob, 22, 18_000_000n, base + 50);
   h.addHtlc(h.pair.alice, 23, 10_000_000n, base + 60);
-  const old = lastLocal(h);
+  const old = h.bobsLatestCommitment();
   h.pair.input(h.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });
   h.pair.settle();
   h.addHtlc(h.pair.alice, 24, 5_000_000n, base + 70);
