@@ -21,10 +21,15 @@
  * installs) in full, noble (FARAD_SECP=noble) with fewer payments.
  *
  * Env: FARAD_BENCH_S1 (payments, default 2000), FARAD_BENCH_S2_SECONDS (default 60),
- * FARAD_BENCH_NOBLE=0 to skip the noble run.
+ * FARAD_BENCH_NOBLE=0 to skip the noble run. Diagnostics: FARAD_BENCH_VERBOSE (CPU per thread,
+ * GC pauses and commits per run), FARAD_BENCH_PROF=dir (V8 CPU profiles of both nodes, sampling
+ * interval FARAD_BENCH_PROF_US µs), FARAD_BENCH_NODE_FLAGS (extra `node` flags for both nodes),
+ * FARAD_BENCH_STDOUT=prefix (the nodes' stdout after start-up, e.g. V8 traces, to prefix+A/B),
+ * FARAD_BENCH_PIN=0 (no taskset pinning).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
+  appendFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -138,9 +143,28 @@ function pinTo(name: string): string[] {
 function startNode(name: string, dir: string, args: string[], env: Record<string, string>): Promise<Proc> {
   return new Promise((resolve, reject) => {
     const prof = process.env.FARAD_BENCH_PROF;
-    const flags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+    const flags = prof
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-interval',
+          process.env.FARAD_BENCH_PROF_US ?? '1000',
+          '--cpu-prof-dir',
+          prof,
+        ]
+      : [];
     const pin = pinTo(name);
-    const cmd = [...pin, process.execPath, ...flags, cliBin, 'node', 'start', '--data-dir', dir, ...args];
+    const cmd = [
+      ...pin,
+      process.execPath,
+      ...flags,
+      ...(process.env.FARAD_BENCH_NODE_FLAGS ? process.env.FARAD_BENCH_NODE_FLAGS.split(' ') : []),
+      cliBin,
+      'node',
+      'start',
+      '--data-dir',
+      dir,
+      ...args,
+    ];
     const child = spawn(cmd[0]!, cmd.slice(1), {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,6 +172,7 @@ function startNode(name: string, dir: string, args: string[], env: Record<string
     });
     const log: string[] = [];
     let out = '';
+    let resolved = false;
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${log.join('')}`)), 30_000);
     child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       log.push(s);
@@ -155,10 +180,17 @@ function startNode(name: string, dir: string, args: string[], env: Record<string
     });
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       out += s;
-      const nl = out.indexOf('\n');
+      if (resolved) {
+        if (process.env.FARAD_BENCH_STDOUT) appendFileSync(process.env.FARAD_BENCH_STDOUT + name, s);
+        return;
+      }
+      const st = out.indexOf('{"ready"');
+      if (st < 0) return;
+      const nl = out.indexOf('\n', st);
       if (nl < 0) return;
+      resolved = true;
       clearTimeout(timer);
-      const r = JSON.parse(out.slice(0, nl)) as { node_id: string; listen: string; api: string };
+      const r = JSON.parse(out.slice(st, nl)) as { node_id: string; listen: string; api: string };
       const token = readFileSync(join(dir, 'api.token'), 'utf8').trim();
       resolve({ name, dir, child, nodeId: r.node_id, listen: r.listen, api: r.api, token, log });
     });
@@ -196,6 +228,11 @@ interface Stats {
   rss: number;
   commits: number;
   commitMs: number;
+  gcMinorMs: number;
+  gcMajorMs: number;
+  gcCount: number;
+  mainMs: number;
+  othersMs: number;
   commitmentSigned: number;
   htlcSignatures: number;
   updates: number;
@@ -209,6 +246,11 @@ async function stats(n: Proc): Promise<Stats> {
     rss: s.rss,
     commits: s.store.commits,
     commitMs: s.store.commitMs ?? 0,
+    gcMinorMs: s.gc?.minor.ms ?? 0,
+    gcMajorMs: (s.gc?.major.ms ?? 0) + (s.gc?.other.ms ?? 0),
+    gcCount: (s.gc?.minor.count ?? 0) + (s.gc?.major.count ?? 0),
+    mainMs: s.threads_cpu_ms?.main ?? 0,
+    othersMs: s.threads_cpu_ms?.others ?? 0,
     commitmentSigned: s.channels.commitmentSigned,
     htlcSignatures: s.channels.htlcSignatures,
     updates: s.channels.updates,
@@ -345,6 +387,20 @@ async function run(
   if (process.env.FARAD_BENCH_VERBOSE)
     console.warn(
       `cpu ms/payment: A ${(ea.cpuUs - sa.cpuUs) / 1000 / paid} (sys ${(ea.sysUs - sa.sysUs) / 1000 / paid}), B ${(eb.cpuUs - sb.cpuUs) / 1000 / paid} (sys ${(eb.sysUs - sb.sysUs) / 1000 / paid}); commits A ${ea.commits - sa.commits} (${(ea.commitMs - sa.commitMs).toFixed(0)} ms) B ${eb.commits - sb.commits} (${(eb.commitMs - sb.commitMs).toFixed(0)} ms)`,
+    );
+  if (process.env.FARAD_BENCH_VERBOSE)
+    console.warn(
+      (
+        [
+          ['A', sa, ea],
+          ['B', sb, eb],
+        ] as const
+      )
+        .map(
+          ([n, s0, s1]) =>
+            `${n}: main thread ${((s1.mainMs - s0.mainMs) / paid).toFixed(2)} ms/payment, other threads ${((s1.othersMs - s0.othersMs) / paid).toFixed(2)}; GC pauses minor ${((s1.gcMinorMs - s0.gcMinorMs) / paid).toFixed(3)} ms/payment, major ${((s1.gcMajorMs - s0.gcMajorMs) / paid).toFixed(3)}, ${((s1.gcCount - s0.gcCount) / paid).toFixed(2)} per payment`,
+        )
+        .join('; '),
     );
   return {
     paid,

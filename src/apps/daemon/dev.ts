@@ -4,8 +4,9 @@
  *
  * - `GET /v1/dev/stats` → process CPU time (µs) and memory (bytes), the store's write counters
  *   (SQLite commits = fsyncs of the WAL), the channel manager's message counters
- *   (`commitment_signed`, HTLC signatures, `update_*`, `revoke_and_ack` sent) and the payments
- *   in memory.
+ *   (`commitment_signed`, HTLC signatures, `update_*`, `revoke_and_ack` sent), the payments
+ *   in memory, garbage-collection pauses (count and ms, minor/major/other) and, on Linux, the
+ *   CPU time of the main thread and of the process's other threads.
  * - `GET /v1/dev/storage` → bytes and keys stored per namespace, database size.
  * - `POST /v1/dev/paybatch {node_id, amount_msat, concurrency, count?, seconds?}` → keysend
  *   payments to `node_id`, at most `concurrency` in flight, until `count` were made or `seconds`
@@ -14,6 +15,8 @@
  *   payment is measured. Returns successes, failures (total and per reason), elapsed time and
  *   latency percentiles.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { SqliteStore } from '../../adapters/store/sqlite.js';
@@ -128,8 +131,57 @@ export async function payBatch(
   };
 }
 
+/** Garbage-collection pauses of the main thread since the dev routes were registered. */
+interface GcStats {
+  minor: { count: number; ms: number };
+  major: { count: number; ms: number };
+  other: { count: number; ms: number };
+}
+
+function watchGc(): GcStats {
+  const gc: GcStats = { minor: { count: 0, ms: 0 }, major: { count: 0, ms: 0 }, other: { count: 0, ms: 0 } };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      const slot =
+        kind === constants.NODE_PERFORMANCE_GC_MINOR
+          ? gc.minor
+          : kind === constants.NODE_PERFORMANCE_GC_MAJOR
+            ? gc.major
+            : gc.other;
+      slot.count++;
+      slot.ms += e.duration;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return gc;
+}
+
+/**
+ * CPU time (ms) of this process's main thread and of its other threads (V8's GC and compiler
+ * helpers, libuv's pool), from /proc on Linux; undefined elsewhere.
+ */
+function threadCpuMs(): { main: number; others: number } | undefined {
+  try {
+    const tick = 10; // USER_HZ = 100 on Linux
+    let main = 0;
+    let others = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * tick;
+      if (Number(t) === process.pid) main += ms;
+      else others += ms;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Registers the `/v1/dev` routes on the API server. */
 export function registerDevRoutes(app: FastifyInstance, node: FaradNode): void {
+  const gc = watchGc();
   app.get('/v1/dev/stats', async () => {
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
@@ -144,6 +196,8 @@ export function registerDevRoutes(app: FastifyInstance, node: FaradNode): void {
       store: store ?? null,
       channels: node.channels.stats,
       payments: node.payments.listPayments().length,
+      gc,
+      threads_cpu_ms: threadCpuMs() ?? null,
     };
   });
 
