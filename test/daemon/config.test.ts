@@ -10,6 +10,7 @@ import { resolveAccess } from '../../src/apps/cli/client.js';
 import { CliError } from '../../src/apps/cli/output.js';
 import {
   ConfigError,
+  DEFAULT_HELPER_NICE,
   isLoopbackHost,
   parseHostPort,
   parseNodeConfig,
@@ -41,6 +42,7 @@ describe('node start configuration', () => {
       trustedPeers: [],
       pollMs: 1000,
       logLevel: 'info',
+      helperNice: DEFAULT_HELPER_NICE,
     });
     const e = parseNodeConfig({
       dataDir: 'd',
@@ -72,6 +74,8 @@ describe('node start configuration', () => {
       { ...base, feeBaseMsat: '-1' },
       { ...base, feePpm: '1.5' },
       { ...base, cltvDelta: '17' },
+      { ...base, helperNice: '20' },
+      { ...base, helperNice: '-1' },
     ];
     for (const c of cases) {
       const e = configError(c);
@@ -84,6 +88,7 @@ describe('node start configuration', () => {
     expect(
       parseNodeConfig({ ...base, gossipFlushMs: '200', feeBaseMsat: '0', feePpm: '250', cltvDelta: '40' }),
     ).toMatchObject({ gossipFlushMs: 200, feeBaseMsat: 0, feePpm: 250, cltvDelta: 40 });
+    expect(parseNodeConfig({ ...base, helperNice: '0' }).helperNice).toBe(0);
   });
 
   it('binds the API off loopback only with --api-allow-remote', () => {

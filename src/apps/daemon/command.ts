@@ -1,7 +1,7 @@
 /**
  * `farad node start --data-dir DIR --network regtest --listen HOST:PORT --api HOST:PORT
  *  (--bitcoind URL | --esplora URL) [--api-allow-remote] [--trust-peer NODE_ID]... [--poll-ms N]
- *  [--log-level debug|info|warn|error]`
+ *  [--log-level debug|info|warn|error] [--helper-nice N] ...`
  *
  * Runs a node in the foreground: starts the runtime ({@link FaradNode}), the REST API (token in
  * `DIR/api.token`, address in `DIR/api.json`), prints one JSON line on stdout when ready
@@ -44,11 +44,14 @@ export async function runNode(cfg: NodeConfig): Promise<number> {
   const { FaradNode } = await import('./node.js');
   const { startApi } = await import('./api.js');
   let node: FaradNode;
+  const { keepHelperThreadsNiced } = await import('../../adapters/os/threads.js');
+  const stopNicing = keepHelperThreadsNiced(cfg.helperNice);
   try {
     node = await FaradNode.start(cfg, log);
   } catch (e) {
     const { code, message } = errorText(e);
     printError(code, message);
+    stopNicing();
     return e instanceof DataDirError || e instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
   }
   let api: ApiServer;
@@ -61,6 +64,7 @@ export async function runNode(cfg: NodeConfig): Promise<number> {
     const { code, message } = errorText(e);
     printError(code === 'NODE_START_FAILED' ? 'API_START_FAILED' : code, message);
     await node.stop().catch(() => undefined);
+    stopNicing();
     return EXIT_FAILURE;
   }
   process.stdout.write(
@@ -103,6 +107,7 @@ export async function runNode(cfg: NodeConfig): Promise<number> {
   await api.close().catch((e) => log.warn('API close failed', { error: String(e) }));
   await node.stop().catch((e) => log.warn('node stop failed', { error: String(e) }));
   removeApiFile(node.paths);
+  stopNicing();
   return exitCode;
 }
 
@@ -129,7 +134,11 @@ export function registerNode(program: Command): void {
       .option('--gossip-flush-ms <ms>', 'gossip rebroadcast period in milliseconds (default 60000)')
       .option('--fee-base-msat <msat>', 'forwarding base fee of our channels (default 1000)')
       .option('--fee-ppm <ppm>', 'forwarding proportional fee, millionths (default 1)')
-      .option('--cltv-delta <blocks>', 'forwarding cltv_expiry_delta of our channels (default 80)'),
+      .option('--cltv-delta <blocks>', 'forwarding cltv_expiry_delta of our channels (default 80)')
+      .option(
+        '--helper-nice <n>',
+        "raise the nice value of the process's helper threads (GC, thread pool) by n, 0-19 (default 10; Linux)",
+      ),
   ).action(async (raw: RawNodeOptions) => {
     let cfg: NodeConfig;
     try {

@@ -24,6 +24,9 @@ export interface HostPort {
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Default `--helper-nice`: helper threads yield to the event loop on a busy core. */
+export const DEFAULT_HELPER_NICE = 10;
+
 /** The validated configuration of a node daemon. */
 export interface NodeConfig {
   dataDir: string;
@@ -57,6 +60,11 @@ export interface NodeConfig {
   feePpm?: number;
   /** Default forwarding `cltv_expiry_delta` (`--cltv-delta`; default 80). */
   cltvDelta?: number;
+  /**
+   * Nice increment for the process's helper threads (`--helper-nice`, 0-19, default 10; 0 keeps
+   * them at the event loop's priority). Linux only: see `adapters/os/threads.ts`.
+   */
+  helperNice: number;
 }
 
 /** The raw command-line options (commander's camel-cased names). */
@@ -78,6 +86,7 @@ export interface RawNodeOptions {
   feeBaseMsat?: string;
   feePpm?: string;
   cltvDelta?: string;
+  helperNice?: string;
 }
 
 /** Parses `HOST:PORT` (port 0..65535; IPv6 as `[::1]:9735`). */
@@ -148,6 +157,7 @@ export function parseNodeConfig(o: RawNodeOptions): NodeConfig {
   const feeBaseMsat = intOpt(o.feeBaseMsat, 'fee-base-msat', 0, 0xffffffff);
   const feePpm = intOpt(o.feePpm, 'fee-ppm', 0, 0xffffffff);
   const cltvDelta = intOpt(o.cltvDelta, 'cltv-delta', 18, 2016);
+  const helperNice = intOpt(o.helperNice, 'helper-nice', 0, 19) ?? DEFAULT_HELPER_NICE;
   const api = parseHostPort(o.api ?? '127.0.0.1:8080', 'api');
   const apiAllowRemote = o.apiAllowRemote === true;
   if (!apiAllowRemote && !isLoopbackHost(api.host))
@@ -162,6 +172,7 @@ export function parseNodeConfig(o: RawNodeOptions): NodeConfig {
     trustedPeers: (o.trustPeer ?? []).map((p) => p.toLowerCase()),
     pollMs,
     logLevel,
+    helperNice,
     ...(o.acceptKeysend ? { acceptKeysend: true } : {}),
     ...(o.dev ? { dev: true } : {}),
     ...(toSelfDelay !== undefined ? { toSelfDelay } : {}),
