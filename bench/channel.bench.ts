@@ -25,7 +25,7 @@
  * GC pauses and commits per run), FARAD_BENCH_PROF=dir (V8 CPU profiles of both nodes, sampling
  * interval FARAD_BENCH_PROF_US µs), FARAD_BENCH_NODE_FLAGS (extra `node` flags for both nodes),
  * FARAD_BENCH_STDOUT=prefix (the nodes' stdout after start-up, e.g. V8 traces, to prefix+A/B),
- * FARAD_BENCH_PIN=0 (no taskset pinning).
+ * FARAD_BENCH_NODE_ARGS (extra `farad node start` options), FARAD_BENCH_PIN=0 (no taskset pinning).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -283,6 +283,7 @@ async function setup(d: Devnet, dir: string, secp: 'native' | 'noble'): Promise<
     'error',
     '--dev',
     '--accept-keysend',
+    ...(process.env.FARAD_BENCH_NODE_ARGS ? process.env.FARAD_BENCH_NODE_ARGS.split(' ') : []),
   ];
   const [a, b] = await Promise.all([
     startNode('A', join(dir, `${secp}-a`), await args(), env),

@@ -287,6 +287,16 @@ describe('payments', () => {
     const b = bob.cm.channel(chanId)!;
     expect([a.localMsat, a.remoteMsat]).toEqual([b.remoteMsat, b.localMsat]);
   });
+
+  it("peels an offered HTLC's onion while the channel waits for the peer; the settlement uses that result", async () => {
+    const before = { ...bob.pay.onionPeels };
+    const inv = await bob.pay.createInvoice({ amountMsat: 70_000n });
+    const r = await alice.pay.pay(inv.bolt11);
+    expect(r.status).toBe('succeeded');
+    // One HTLC reached bob, and its onion was ready when it was irrevocably committed.
+    expect(bob.pay.onionPeels.ahead - before.ahead).toBe(1);
+    expect(bob.pay.onionPeels.onCommit - before.onCommit).toBe(0);
+  });
 });
 
 describe('node runtime', () => {

@@ -95,6 +95,12 @@ interface ChannelHeader {
 /** Hooks the payment layer installs to learn about HTLCs (see src/node/payments). */
 export interface HtlcHooks {
   htlcReceived(channelId: string, add: UpdateAddHtlc, mustFail: boolean): void | Promise<void>;
+  /**
+   * Optional: an `update_add_htlc` arrived and is not committed yet; called while the channel
+   * waits for the peer, so work that {@link HtlcHooks.htlcReceived} will need for this HTLC
+   * (peeling its onion) can be done ahead, off the payment path. Must not act on the HTLC.
+   */
+  htlcOffered?(channelId: string, add: UpdateAddHtlc): void;
   htlcFulfilled(
     channelId: string,
     id: bigint,
@@ -144,8 +150,10 @@ interface Chan {
   halted: boolean;
   /** A `CmdSign` scheduled for deferred removals (see `SignDeferred`). */
   signTimer: boolean;
-  /** A key precomputation is scheduled (see {@link ChannelManager.#precompute}). */
+  /** Idle-time preparation is scheduled (see {@link ChannelManager.#idleWork}). */
   precompute: boolean;
+  /** HTLCs offered to us since the last idle-time preparation. */
+  offered: UpdateAddHtlc[] | undefined;
   /** Writes of message steps that sent nothing, waiting for the channel's next batch (see #pipeline). */
   deferred:
     | {
@@ -748,6 +756,7 @@ export class ChannelManager implements ChannelMessageHandler {
       halted: false,
       signTimer: false,
       precompute: false,
+      offered: undefined,
       deferred: undefined,
       inbox: [],
       builtFundingTx: undefined,
@@ -975,7 +984,7 @@ export class ChannelManager implements ChannelMessageHandler {
           countSent(this.stats, m);
           this.#peers?.sendMessage(chan.peer, m);
         }
-        if (msgs.length > 0) this.#precompute(chan);
+        if (msgs.length > 0) this.#idleWork(chan, items);
       });
     chan.outbox = sent.catch((e: unknown) => this.#halt(chan, e));
     sent.then(
@@ -990,22 +999,32 @@ export class ChannelManager implements ChannelMessageHandler {
 
   /**
    * Once the current turn's I/O is done (the messages just sent are written to the socket),
-   * derives the keys of the channel's next commitment round while we wait for the peer
-   * (`precomputeNextKeys`: memoisation only, same results), so that work is off the latency
-   * path of the next `commitment_signed`.
+   * prepares what the channel's next steps will need while we wait for the peer: the keys of
+   * the next commitment round (`precomputeNextKeys`: memoisation, same results) and, through
+   * {@link HtlcHooks.htlcOffered}, the onions of HTLCs just offered to us. Both leave the latency
+   * path of the next `commitment_signed` / of the HTLC's settlement.
    */
-  #precompute(chan: Chan): void {
+  #idleWork(chan: Chan, items: ReadonlyArray<{ item: QueuedInput }>): void {
+    for (const x of items) {
+      if (x.item.input.type !== 'update_add_htlc') continue;
+      if (chan.offered) chan.offered.push(x.item.input);
+      else chan.offered = [x.item.input];
+    }
     if (chan.precompute) return;
     chan.precompute = true;
     setImmediate(() => {
       chan.precompute = false;
+      const offered = chan.offered;
+      chan.offered = undefined;
       if (this.#stopped || chan.halted) return;
       const d = chan.state.kind === 'Normal' ? fundedData(chan.state) : undefined;
       if (!d) return;
       try {
         precomputeNextKeys(d.commitments, chan.keys);
+        if (offered && this.#hooks?.htlcOffered)
+          for (const add of offered) this.#hooks.htlcOffered(chan.id, add);
       } catch (e) {
-        this.log.debug('key precomputation failed', { channel: chan.id, error: String(e) });
+        this.log.debug('idle-time preparation failed', { channel: chan.id, error: String(e) });
       }
     });
   }

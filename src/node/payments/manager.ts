@@ -327,6 +327,17 @@ export class PaymentManager {
   readonly #partIdx = new Map<string, string>();
   readonly #probes = new Map<string, ProbeCtx>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  /**
+   * Onions of offered HTLCs peeled ahead of time ({@link HtlcHooks.htlcOffered}), by the onion
+   * bytes object of their `update_add_htlc` (the same object reaches `htlcReceived` unless the
+   * channel was reloaded meanwhile: then it is peeled again). Entries die with the HTLC.
+   */
+  /**
+   * Incoming HTLC onions peeled ahead of time (`ahead`: ready when the HTLC was committed) or
+   * when the HTLC was committed (`onCommit`: reloaded channels, hooks without `htlcOffered`).
+   */
+  readonly onionPeels = { ahead: 0, onCommit: 0 };
+  readonly #prepeeled = new WeakMap<Uint8Array, { add: UpdateAddHtlc; peeled: PeeledOnion | Error }>();
   /** The graph routes are computed on. */
   readonly graph: NetworkGraph;
   /** What the router learned about channel liquidity. */
@@ -350,6 +361,7 @@ export class PaymentManager {
     this.graph = opts.graph ?? new NetworkGraph(CHAIN_HASHES[opts.channels.wallet.network]);
     this.#cm.setHtlcHooks({
       htlcReceived: (cid, add, mustFail) => this.#onHtlcReceived(cid, add, mustFail),
+      htlcOffered: (_cid, add) => this.#prepeel(add),
       htlcFulfilled: (cid, id, hash, preimage) => this.#onFulfilled(cid, id, hash, preimage),
       htlcFailed: (cid, id, hash, failure) => this.#onFailed(cid, id, hash, failure),
     });
@@ -1252,16 +1264,43 @@ export class PaymentManager {
     await this.#cm.command(cid, { type: 'CmdSign' });
   }
 
+  /** BOLT 4 peel of an incoming HTLC's onion with our node key (throws the peel errors). */
+  #peel(add: UpdateAddHtlc): PeeledOnion {
+    return peelOnion(
+      add.onionRoutingPacket,
+      this.#keys.nodeSecretKey,
+      add.paymentHash,
+      add.blindingPoint !== undefined ? { blindingPoint: add.blindingPoint } : {},
+    );
+  }
+
+  /** Peels an offered (not yet committed) HTLC's onion ahead of time; see {@link #prepeeled}. */
+  #prepeel(add: UpdateAddHtlc): void {
+    if (this.#prepeeled.has(add.onionRoutingPacket)) return;
+    let peeled: PeeledOnion | Error;
+    try {
+      peeled = this.#peel(add);
+    } catch (e) {
+      peeled = e instanceof Error ? e : new Error(String(e));
+    }
+    this.#prepeeled.set(add.onionRoutingPacket, { add, peeled });
+  }
+
   async #onHtlcReceived(cid: string, add: UpdateAddHtlc, mustFail: boolean): Promise<void> {
     const fail = (ss: Uint8Array | undefined, f: FailureMessage) => this.#failHtlc(cid, add.id, ss, f);
     let peeled: PeeledOnion;
     try {
-      peeled = peelOnion(
-        add.onionRoutingPacket,
-        this.#keys.nodeSecretKey,
-        add.paymentHash,
-        add.blindingPoint !== undefined ? { blindingPoint: add.blindingPoint } : {},
-      );
+      const pre = this.#prepeeled.get(add.onionRoutingPacket);
+      // Reused only for the very same add (same hash and blinding point); else peeled now.
+      if (pre && pre.add === add) {
+        this.#prepeeled.delete(add.onionRoutingPacket);
+        this.onionPeels.ahead++;
+        if (pre.peeled instanceof Error) throw pre.peeled;
+        peeled = pre.peeled;
+      } else {
+        this.onionPeels.onCommit++;
+        peeled = this.#peel(add);
+      }
     } catch (e) {
       if (e instanceof OnionPayloadError)
         return fail(e.sharedSecret, {
