@@ -118,6 +118,37 @@ describe('SQLite store durability', () => {
     });
   });
 
+  it('converts a store of the former WITHOUT ROWID layout on open, keeping every row', async () => {
+    const path = join(dir, 'legacy.db');
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.exec(
+      'CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID',
+    );
+    const put = db.prepare('INSERT INTO kv (namespace, key, value) VALUES (?, ?, ?)');
+    const big = new Uint8Array(5000).fill(9);
+    for (let i = 0; i < 20; i++) put.run('m', `k${String(i).padStart(2, '0')}`, Buffer.from([i]));
+    put.run('c', 'state', Buffer.from(big));
+    db.close();
+    const s = new SqliteStore(path);
+    expect(await s.list('m')).toHaveLength(20);
+    expect(await s.read('m', 'k07')).toEqual(new Uint8Array([7]));
+    expect(await s.read('c', 'state')).toEqual(big);
+    await s.write('c', 'state', new Uint8Array([1, 2, 3]));
+    expect(await s.read('c', 'state')).toEqual(new Uint8Array([1, 2, 3]));
+    await s.close();
+    const check = new Database(path, { readonly: true });
+    const sql = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'kv'").get() as { sql: string })
+      .sql;
+    check.close();
+    expect(sql).not.toMatch(/WITHOUT ROWID/i);
+    // Reopening a converted store changes nothing.
+    const again = new SqliteStore(path);
+    expect(await again.read('c', 'state')).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await again.list('m')).toHaveLength(20);
+    await again.close();
+  });
+
   it('reports an unopenable path as STORE_OPEN_FAILED', () => {
     expect(() => new SqliteStore(join(dir, 'no', 'such', 'dir', 'x.db'))).toThrow(
       expect.objectContaining({ code: 'STORE_OPEN_FAILED' }),
