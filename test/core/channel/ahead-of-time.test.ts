@@ -19,12 +19,9 @@ import { signedLocalCommitment } from '../../../src/core/monitor/index.js';
 import { type Secp256k1Backend, secp, setSecp256k1Backend } from '../../../src/protocol/crypto/secp256k1.js';
 import { toHex } from '../../../src/protocol/encoding/bytes.js';
 import { encodeTx } from '../../../src/protocol/tx/transaction.js';
-import { ONION, Pair, type Peer, payment, useFastCrypto } from './harness.js';
+import { hexJson as hexKeys, Pair, type Peer, useFastCrypto } from './harness.js';
 
 useFastCrypto();
-
-const hexKeys = (k: object) =>
-  JSON.stringify(k, (_k, v) => (v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? `${v}` : v));
 
 function monitorUpdates<T extends { type: string }>(log: ChannelEffect[], type: T['type']): T[] {
   const out: T[] = [];
@@ -34,14 +31,7 @@ function monitorUpdates<T extends { type: string }>(log: ChannelEffect[], type: 
 }
 
 function pay(p: Pair, from: Peer, n: number, amountMsat = 2_000_000n): void {
-  p.input(from, {
-    type: 'CmdAddHtlc',
-    amountMsat,
-    paymentHash: payment(n).hash,
-    cltvExpiry: 1100,
-    onion: ONION,
-  });
-  p.input(from, { type: 'CmdSign' });
+  p.addAndSign(from, n, amountMsat);
   p.pump();
 }
 
@@ -66,14 +56,7 @@ function pointMuls(fn: () => void): number {
 
 /** Alice adds and signs one HTLC; Bob receives it and its commitment_signed (he signs back). */
 function halfRound(p: Pair, n: number): void {
-  p.input(p.alice, {
-    type: 'CmdAddHtlc',
-    amountMsat: 3_000_000n,
-    paymentHash: payment(n).hash,
-    cltvExpiry: 1100,
-    onion: ONION,
-  });
-  p.input(p.alice, { type: 'CmdSign' });
+  p.addAndSign(p.alice, n, 3_000_000n);
   p.deliverOne(p.bob); // add
   p.deliverOne(p.bob); // commitment_signed → revoke_and_ack + commitment_signed
 }
@@ -117,14 +100,7 @@ describe('per-commitment keys derived ahead of time', () => {
   it('the peer key set is only derived when its next point is known, and it matches the plain formula', () => {
     const p = new Pair();
     p.open();
-    p.input(p.alice, {
-      type: 'CmdAddHtlc',
-      amountMsat: 2_000_000n,
-      paymentHash: payment(3).hash,
-      cltvExpiry: 1100,
-      onion: ONION,
-    });
-    p.input(p.alice, { type: 'CmdSign' });
+    p.addAndSign(p.alice, 3, 2_000_000n);
     // Alice waits for Bob's revocation: only her own next commitment can be prepared.
     expect(p.alice.commitments.waiting).toBeDefined();
     expect(precomputeNextKeys(p.alice.commitments, p.alice.keys)).toBe(1);

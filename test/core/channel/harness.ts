@@ -21,12 +21,16 @@ import {
 } from '../../../src/core/channel/index.js';
 import { sha256 } from '../../../src/protocol/crypto/hash.js';
 import { setSecp256k1Backend } from '../../../src/protocol/crypto/secp256k1.js';
-import { concat, utf8 } from '../../../src/protocol/encoding/bytes.js';
+import { concat, toHex, utf8 } from '../../../src/protocol/encoding/bytes.js';
 import { p2wpkh } from '../../../src/protocol/tx/script.js';
 import type { Transaction } from '../../../src/protocol/tx/transaction.js';
 import { decodeMessage, encodeMessage, type KnownMessage } from '../../../src/protocol/wire/messages.js';
 
 /** Installs the native secp256k1 backend when available (byte-identical, much faster). */
+/** JSON of a value with byte arrays as hex and bigints as strings (deep comparisons in messages). */
+export const hexJson = (k: object): string =>
+  JSON.stringify(k, (_k, v) => (v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? `${v}` : v));
+
 export function useFastCrypto(): void {
   try {
     setSecp256k1Backend(loadNativeSecp256k1());
@@ -167,6 +171,17 @@ export class Pair {
     if (!m) return false;
     this.input(to, m);
     return true;
+  }
+  /** `from` offers an HTLC for test payment `n` (see {@link payment}) and signs it (nothing delivered yet). */
+  addAndSign(from: Peer, n: number, amountMsat: bigint, cltvExpiry = 1100): void {
+    this.input(from, {
+      type: 'CmdAddHtlc',
+      amountMsat,
+      paymentHash: payment(n).hash,
+      cltvExpiry,
+      onion: ONION,
+    });
+    this.input(from, { type: 'CmdSign' });
   }
   /** Delivers everything until both queues are empty. */
   pump(max = 100_000): void {

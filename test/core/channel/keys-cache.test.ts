@@ -24,12 +24,9 @@ import {
   perCommitmentPoint,
   perCommitmentSecret,
 } from '../../../src/protocol/keys/index.js';
-import { keysFrom, Pair, useFastCrypto } from './harness.js';
+import { hexJson as hexKeys, keysFrom, Pair, useFastCrypto } from './harness.js';
 
 useFastCrypto();
-
-const hexKeys = (k: object) =>
-  JSON.stringify(k, (_k, v) => (v instanceof Uint8Array ? toHex(v) : typeof v === 'bigint' ? `${v}` : v));
 
 /** The plain BOLT 3 formulas (no secrets). */
 function plainLocal(p: ChannelParams, point: Uint8Array) {
