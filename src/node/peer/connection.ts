@@ -246,17 +246,10 @@ export class Connection {
     return this.sendEncoded(encodeMessage(msg), urgent);
   }
 
-  /**
-   * Flushes once the current burst of work is done: `process.nextTick` queued from a promise
-   * callback runs after every promise callback ready in this turn, so messages sent by several
-   * chained steps (a `revoke_and_ack`, then the `update_add_htlc` + `commitment_signed` of the
-   * next payment, each released after the same commit) leave in one write and reach the peer
-   * together, instead of one write per step.
-   */
   private scheduleFlush(): void {
     if (this.flushScheduled || !this.writable) return;
     this.flushScheduled = true;
-    process.nextTick(() => {
+    queueMicrotask(() => {
       this.flushScheduled = false;
       this.guard(() => this.flush());
     });
