@@ -902,20 +902,7 @@ export class ChannelManager implements ChannelMessageHandler {
         // HTLC notifications and rejections: synchronous bookkeeping, notifications collected.
         else void this.#effect(chan, e, notes, []);
       }
-    if (state) {
-      const header: ChannelHeader = {
-        v: 1,
-        peer: chan.peer,
-        keyIndex: chan.keyIndex,
-        monitorSeq: chan.monitorSeq,
-      };
-      ops.push({
-        op: 'put',
-        namespace: NS.channels,
-        key: stateId(state) ?? chan.id,
-        value: encodeChannelRecord(header, state),
-      });
-    }
+    if (state) ops.push(this.#stateOp(chan, state));
     let items = g;
     const held = chan.deferred;
     if (held) {
@@ -1097,17 +1084,23 @@ export class ChannelManager implements ChannelMessageHandler {
 
   async #persistState(chan: Chan, extra: StoreOp[]): Promise<void> {
     this.#flushDeferred(chan); // its monitor updates precede this record's monitorSeq
+    await this.store.batch([...extra, this.#stateOp(chan, chan.state)]);
+  }
+
+  /** The store write of `state` as the channel's record (header with the current monitorSeq). */
+  #stateOp(chan: Chan, state: ChannelState): StoreOp {
     const header: ChannelHeader = {
       v: 1,
       peer: chan.peer,
       keyIndex: chan.keyIndex,
       monitorSeq: chan.monitorSeq,
     };
-    const id = stateId(chan.state) ?? chan.id;
-    await this.store.batch([
-      ...extra,
-      { op: 'put', namespace: NS.channels, key: id, value: encodeChannelRecord(header, chan.state) },
-    ]);
+    return {
+      op: 'put',
+      namespace: NS.channels,
+      key: stateId(state) ?? chan.id,
+      value: encodeChannelRecord(header, state),
+    };
   }
 
   /**
@@ -1132,18 +1125,7 @@ export class ChannelManager implements ChannelMessageHandler {
       const prepared = events.splice(0).map((e) => this.events.prepare(e));
       ops.push(...prepared.map((p) => p.op));
       if (persistState) {
-        const header: ChannelHeader = {
-          v: 1,
-          peer: chan.peer,
-          keyIndex: chan.keyIndex,
-          monitorSeq: chan.monitorSeq,
-        };
-        ops.push({
-          op: 'put',
-          namespace: NS.channels,
-          key: stateId(persistState) ?? chan.id,
-          value: encodeChannelRecord(header, persistState),
-        });
+        ops.push(this.#stateOp(chan, persistState));
         persistState = undefined;
       }
       await this.store.batch(ops);
