@@ -172,6 +172,14 @@ function knownSecrets(
   };
 }
 
+/** No secret known: every key by the public BOLT 3 formulas. */
+const NO_SECRETS: KnownSecrets = {
+  perCommitmentSecret: undefined,
+  revocation: undefined,
+  delayed: undefined,
+  htlc: undefined,
+};
+
 function ourDerived(secret: Uint8Array | undefined, basepoint: Uint8Array, point: Uint8Array): Uint8Array {
   return secret ? derivePubkeyFromSecret(secret, basepoint, point) : derivePubkey(basepoint, point);
 }
@@ -186,16 +194,7 @@ export function localCommitmentKeys(
   keys?: ChannelKeys,
   index?: number,
 ): CommitmentKeys {
-  if (!keys) {
-    return {
-      revocationPubkey: deriveRevocationPubkey(p.remote.revocationBasepoint, point),
-      localDelayedPubkey: derivePubkey(p.local.delayedPaymentBasepoint, point),
-      remotePaymentPubkey: p.remote.paymentBasepoint,
-      localHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
-      remoteHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
-    };
-  }
-  const k = knownSecrets(keys, p, index, point);
+  const k = keys ? knownSecrets(keys, p, index, point) : NO_SECRETS;
   return {
     revocationPubkey: k.perCommitmentSecret
       ? deriveRevocationPubkeyWithSecret(p.remote.revocationBasepoint, point, {
@@ -218,16 +217,7 @@ export function remoteCommitmentKeys(
   point: Uint8Array,
   keys?: ChannelKeys,
 ): CommitmentKeys {
-  if (!keys) {
-    return {
-      revocationPubkey: deriveRevocationPubkey(p.local.revocationBasepoint, point),
-      localDelayedPubkey: derivePubkey(p.remote.delayedPaymentBasepoint, point),
-      remotePaymentPubkey: p.local.paymentBasepoint,
-      localHtlcPubkey: derivePubkey(p.remote.htlcBasepoint, point),
-      remoteHtlcPubkey: derivePubkey(p.local.htlcBasepoint, point),
-    };
-  }
-  const k = knownSecrets(keys, p, undefined, point);
+  const k = keys ? knownSecrets(keys, p, undefined, point) : NO_SECRETS;
   return {
     revocationPubkey: k.revocation
       ? deriveRevocationPubkeyWithSecret(p.local.revocationBasepoint, point, {
@@ -253,9 +243,8 @@ function memoisedCommitmentKeys(
   point: Uint8Array,
   keys: ChannelKeys,
   index: number,
-): CommitmentKeys {
-  const m = memoOf(keys);
-  const d = m.derived;
+): { keys: CommitmentKeys; derived: boolean } {
+  const d = memoOf(keys).derived;
   for (let i = d.length - 1; i >= 0; i--) {
     const e = d[i]!;
     if (e.owner === owner && e.local === p.local && e.remote === p.remote && equal(e.point, point)) {
@@ -263,14 +252,14 @@ function memoisedCommitmentKeys(
         d.splice(i, 1);
         d.push(e);
       }
-      return e.keys;
+      return { keys: e.keys, derived: false };
     }
   }
   const k =
     owner === 'local' ? localCommitmentKeys(p, point, keys, index) : remoteCommitmentKeys(p, point, keys);
   if (d.length >= DERIVED_KEYS_MEMO) d.shift();
   d.push({ owner, point: point.slice(), local: p.local, remote: p.remote, keys: k });
-  return k;
+  return { keys: k, derived: true };
 }
 
 /**
@@ -287,17 +276,9 @@ export function precomputeCommitmentKeys(
   localIndex: number,
   remotePoint: Uint8Array | undefined,
 ): number {
-  const m = memoOf(keys);
   let derived = 0;
-  const count = (owner: 'local' | 'remote', point: Uint8Array, index: number) => {
-    const hit = m.derived.some(
-      (e) => e.owner === owner && e.local === p.local && e.remote === p.remote && equal(e.point, point),
-    );
-    memoisedCommitmentKeys(owner, p, point, keys, index);
-    if (!hit) derived++;
-  };
-  count('local', localPoint(keys, localIndex), localIndex);
-  if (remotePoint) count('remote', remotePoint, -1);
+  if (memoisedCommitmentKeys('local', p, localPoint(keys, localIndex), keys, localIndex).derived) derived++;
+  if (remotePoint && memoisedCommitmentKeys('remote', p, remotePoint, keys, -1).derived) derived++;
   return derived;
 }
 
@@ -335,7 +316,7 @@ function buildCommitTxOf(
     dustLimitSat: own.dustLimitSat,
     toSelfDelay: other.toSelfDelay,
     keys: keys
-      ? memoisedCommitmentKeys(owner, p, point, keys, index)
+      ? memoisedCommitmentKeys(owner, p, point, keys, index).keys
       : owner === 'local'
         ? localCommitmentKeys(p, point, undefined, index)
         : remoteCommitmentKeys(p, point),
