@@ -6,13 +6,10 @@
  * commitment. Alice's monitor takes every output with justice transactions: the cheater ends
  * with nothing from the channel, alice with the whole channel minus fees (to the satoshi).
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Devnet, startDevnet } from '../../src/apps/devnet/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Devnet } from '../../src/apps/devnet/index.js';
 import { toHex } from '../../src/protocol/encoding/bytes.js';
-import { useFastCrypto } from '../core/channel/harness.js';
 import {
   confirmedPublished,
   connectNodes,
@@ -21,10 +18,13 @@ import {
   type MNode,
   mineUntil,
   prevValue,
+  restoreDb,
   settle,
+  snapshotDb,
   startMNode,
   stopMNode,
   total,
+  useMonitorSuite,
   waitFor,
 } from './monitor-helpers.js';
 
@@ -32,33 +32,16 @@ let d: Devnet;
 let dir: string;
 let seed = 80;
 const running: MNode[] = [];
-
-beforeAll(async () => {
-  useFastCrypto();
-  d = await startDevnet();
-  d.mine(101);
-  dir = mkdtempSync(join(tmpdir(), 'farad-breach-'));
-});
-
-afterAll(async () => {
-  for (const n of running) await stopMNode(n).catch(() => undefined);
-  await d?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+useMonitorSuite(
+  'farad-breach-',
+  (devnet, tmp) => {
+    d = devnet;
+    dir = tmp;
+  },
+  running,
+);
 
 const FUNDING = 1_000_000n;
-const SUFFIXES = ['', '-wal', '-shm'];
-
-function snapshot(db: string, to: string): void {
-  for (const s of SUFFIXES) if (existsSync(db + s)) copyFileSync(db + s, to + s);
-}
-
-function restore(from: string, db: string): void {
-  for (const s of SUFFIXES) {
-    if (existsSync(from + s)) copyFileSync(from + s, db + s);
-    else rmSync(db + s, { force: true });
-  }
-}
 
 describe('breach: a node restored from an old database publishes a revoked commitment', () => {
   for (const channelType of ['static_remotekey', 'anchors'] as const) {
@@ -93,7 +76,7 @@ describe('breach: a node restored from an old database publishes a revoked commi
 
       // The old copy: bob has 400,000 sat and an incoming HTLC of 20,000.
       const backup = join(dir, `backup${seed}.db`);
-      snapshot(bob.dbPath, backup);
+      snapshotDb(bob.dbPath, backup);
 
       // The channel moves on: bob claims the HTLC, then pays 350,000 sat back.
       bob.hold = false;
@@ -112,7 +95,7 @@ describe('breach: a node restored from an old database publishes a revoked commi
       const { chain, wallet, dbPath } = bob;
       await stopMNode(bob);
       running.splice(running.indexOf(bob), 1);
-      restore(backup, dbPath);
+      restoreDb(backup, dbPath);
       bob = await startMNode(d, 'bob', { seedByte: bob.seedByte, dbPath, reuse: { chain, wallet } });
       running.push(bob);
       expect(bob.cm.channel(id)!.localMsat).toBe(400_000_000n);

@@ -7,13 +7,10 @@
  * timeout, incoming marked claimed) and each wallet's final balance to the satoshi against the
  * channel movements and every fee, computed from the devnet's transactions.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Devnet, startDevnet } from '../../src/apps/devnet/index.js';
+import { describe, expect, it } from 'vitest';
+import type { Devnet } from '../../src/apps/devnet/index.js';
 import type { InvoiceRecord, PaymentRecord } from '../../src/node/payments/index.js';
-import { useFastCrypto } from '../core/channel/harness.js';
 import {
   confirmedPublished,
   connectNodes,
@@ -24,8 +21,8 @@ import {
   restartMNode,
   settle,
   startMNode,
-  stopMNode,
   total,
+  useMonitorSuite,
   waitFor,
 } from './monitor-helpers.js';
 
@@ -33,19 +30,14 @@ let d: Devnet;
 let dir: string;
 let seed = 40;
 const running: MNode[] = [];
-
-beforeAll(async () => {
-  useFastCrypto();
-  d = await startDevnet();
-  d.mine(101);
-  dir = mkdtempSync(join(tmpdir(), 'farad-fc-'));
-});
-
-afterAll(async () => {
-  for (const n of running) await stopMNode(n).catch(() => undefined);
-  await d?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+useMonitorSuite(
+  'farad-fc-',
+  (devnet, tmp) => {
+    d = devnet;
+    dir = tmp;
+  },
+  running,
+);
 
 const FUNDING = 1_000_000n;
 

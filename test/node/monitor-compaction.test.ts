@@ -5,12 +5,10 @@
  * (updates only, an old-format state record) is compacted at start-up; after a restart from
  * snapshot + tail, a revoked commitment from long before the snapshot is still fully punished.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/adapters/store/sqlite.js';
-import { type Devnet, startDevnet } from '../../src/apps/devnet/index.js';
+import type { Devnet } from '../../src/apps/devnet/index.js';
 import {
   decodeMonitorState,
   encodeMonitorState,
@@ -18,7 +16,6 @@ import {
 } from '../../src/core/monitor/index.js';
 import { MONITOR_ARCHIVE_NS, MONITOR_NS } from '../../src/node/monitor/index.js';
 import { concat, fromUtf8, toHex, utf8 } from '../../src/protocol/encoding/bytes.js';
-import { useFastCrypto } from '../core/channel/harness.js';
 import {
   confirmedPublished,
   connectNodes,
@@ -27,31 +24,28 @@ import {
   mineUntil,
   prevValue,
   restartMNode,
+  restoreDb,
   settle,
+  snapshotDb,
   startMNode,
   stopMNode,
   total,
+  useMonitorSuite,
   waitFor,
 } from './monitor-helpers.js';
 
 let d: Devnet;
 let dir: string;
 const running: MNode[] = [];
+useMonitorSuite(
+  'farad-compact-',
+  (devnet, tmp) => {
+    d = devnet;
+    dir = tmp;
+  },
+  running,
+);
 
-beforeAll(async () => {
-  useFastCrypto();
-  d = await startDevnet();
-  d.mine(101);
-  dir = mkdtempSync(join(tmpdir(), 'farad-compact-'));
-});
-
-afterAll(async () => {
-  for (const n of running) await stopMNode(n).catch(() => undefined);
-  await d?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const SUFFIXES = ['', '-wal', '-shm'];
 const COMPACT = { compactEvery: 16, keepUpdates: 8 };
 const NO_COMPACTION = { compactEvery: 1e12 };
 
@@ -95,7 +89,7 @@ describe('monitor compaction in the node runtime', () => {
     await settle(alice, bob);
     await waitFor(() => alice.cm.channel(id)!.pendingHtlcs === 1 && bob.cm.channel(id)!.pendingHtlcs === 1);
     const backup = join(dir, 'backup.db');
-    for (const s of SUFFIXES) if (existsSync(bob.dbPath + s)) copyFileSync(bob.dbPath + s, backup + s);
+    snapshotDb(bob.dbPath, backup);
     bob.hold = false;
     await bob.payHooks.htlcReceived(bob.held[0]!.channelId, bob.held[0]!.add, false);
     expect((await heldPay).status).toBe('succeeded');
@@ -158,10 +152,7 @@ describe('monitor compaction in the node runtime', () => {
     const { chain, wallet, dbPath } = bob;
     await stopMNode(bob);
     running.splice(running.indexOf(bob), 1);
-    for (const s of SUFFIXES) {
-      if (existsSync(backup + s)) copyFileSync(backup + s, dbPath + s);
-      else rmSync(dbPath + s, { force: true });
-    }
+    restoreDb(backup, dbPath);
     bob = await startMNode(d, 'bob', { seedByte: 121, dbPath, reuse: { chain, wallet }, monitor: COMPACT });
     running.push(bob);
     expect(bob.cm.channel(id)!.pendingHtlcs).toBe(1);

@@ -4,10 +4,14 @@
  * that holds incoming HTLCs away from the payment layer and one that drops the node's channel
  * messages (so fulfills never reach the peer), and fee accounting from the devnet's transactions.
  */
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { bitcoindChainSource } from '../../src/adapters/chain/bitcoind.js';
 import { TcpTransport } from '../../src/adapters/net/tcp.js';
 import { SqliteStore } from '../../src/adapters/store/sqlite.js';
-import type { Devnet } from '../../src/apps/devnet/index.js';
+import { type Devnet, startDevnet } from '../../src/apps/devnet/index.js';
 import type { ChannelConfig } from '../../src/core/channel/index.js';
 import { mnemonicFromEntropy } from '../../src/core/wallet/keys.js';
 import type { ChainTracker } from '../../src/node/chain/tracker.js';
@@ -24,6 +28,49 @@ import { OnchainWallet } from '../../src/node/wallet/wallet.js';
 import { toHex } from '../../src/protocol/encoding/bytes.js';
 import type { Transaction } from '../../src/protocol/tx/transaction.js';
 import type { UpdateAddHtlc } from '../../src/protocol/wire/messages.js';
+import { useFastCrypto } from '../core/channel/harness.js';
+
+/**
+ * Registers the suite set-up of a monitor test file: a devnet with 101 blocks and a temporary
+ * directory (prefix `prefix`), handed to `set`; afterwards every node in `running` is stopped,
+ * the devnet too, and the directory removed.
+ */
+export function useMonitorSuite(
+  prefix: string,
+  set: (d: Devnet, dir: string) => void,
+  running: MNode[],
+): void {
+  let d: Devnet | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    useFastCrypto();
+    d = await startDevnet();
+    d.mine(101);
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    set(d, dir);
+  });
+  afterAll(async () => {
+    for (const n of running) await stopMNode(n).catch(() => undefined);
+    await d?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** The files of a SQLite store: database, WAL and shared memory. */
+const DB_SUFFIXES = ['', '-wal', '-shm'];
+
+/** Copies the SQLite store at `db` (with its WAL) to `to` (an old copy, for breach tests). */
+export function snapshotDb(db: string, to: string): void {
+  for (const s of DB_SUFFIXES) if (existsSync(db + s)) copyFileSync(db + s, to + s);
+}
+
+/** Puts the copy at `from` back as the store at `db` (files absent from the copy are removed). */
+export function restoreDb(from: string, db: string): void {
+  for (const s of DB_SUFFIXES) {
+    if (existsSync(from + s)) copyFileSync(from + s, db + s);
+    else rmSync(db + s, { force: true });
+  }
+}
 
 export interface MNode {
   name: string;
