@@ -60,6 +60,22 @@ export function derivePrivkey(
 }
 
 /**
+ * The two revocation tweaks: `SHA256(revocation_basepoint || per_commitment_point)` and
+ * `SHA256(per_commitment_point || revocation_basepoint)`.
+ */
+function revocationTweaks(
+  revocationBasepoint: Uint8Array,
+  perCommitmentPoint: Uint8Array,
+): [Uint8Array, Uint8Array] {
+  checkPoint(revocationBasepoint, 'revocation_basepoint');
+  checkPoint(perCommitmentPoint, 'per_commitment_point');
+  return [
+    sha256(concat(revocationBasepoint, perCommitmentPoint)),
+    sha256(concat(perCommitmentPoint, revocationBasepoint)),
+  ];
+}
+
+/**
  * `revocationpubkey = revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)
  *   + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)`.
  *
@@ -70,10 +86,7 @@ export function deriveRevocationPubkey(
   revocationBasepoint: Uint8Array,
   perCommitmentPoint: Uint8Array,
 ): Uint8Array {
-  checkPoint(revocationBasepoint, 'revocation_basepoint');
-  checkPoint(perCommitmentPoint, 'per_commitment_point');
-  const h1 = sha256(concat(revocationBasepoint, perCommitmentPoint));
-  const h2 = sha256(concat(perCommitmentPoint, revocationBasepoint));
+  const [h1, h2] = revocationTweaks(revocationBasepoint, perCommitmentPoint);
   const s = secp();
   return s.pointAdd(s.pointMul(revocationBasepoint, h1), s.pointMul(perCommitmentPoint, h2));
 }
@@ -92,9 +105,7 @@ export function deriveRevocationPrivkey(
   checkSecret(perCommitmentSecret, 'per_commitment_secret');
   const s = secp();
   const revocationBasepoint = s.publicKey(revocationBasepointSecret);
-  const point = s.publicKey(perCommitmentSecret);
-  const h1 = sha256(concat(revocationBasepoint, point));
-  const h2 = sha256(concat(point, revocationBasepoint));
+  const [h1, h2] = revocationTweaks(revocationBasepoint, s.publicKey(perCommitmentSecret));
   return s.privAdd(s.privMul(revocationBasepointSecret, h1), s.privMul(perCommitmentSecret, h2));
 }
 
@@ -129,10 +140,7 @@ export function deriveRevocationPubkeyWithSecret(
   perCommitmentPoint: Uint8Array,
   known: RevocationKnownSecret,
 ): Uint8Array {
-  checkPoint(revocationBasepoint, 'revocation_basepoint');
-  checkPoint(perCommitmentPoint, 'per_commitment_point');
-  const h1 = sha256(concat(revocationBasepoint, perCommitmentPoint));
-  const h2 = sha256(concat(perCommitmentPoint, revocationBasepoint));
+  const [h1, h2] = revocationTweaks(revocationBasepoint, perCommitmentPoint);
   const s = secp();
   if ('revocationBasepointSecret' in known) {
     checkSecret(known.revocationBasepointSecret, 'revocation_basepoint_secret');
