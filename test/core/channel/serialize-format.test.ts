@@ -107,14 +107,7 @@ describe('channel state serialisation, version 2 (binary)', () => {
   it('a channel restored from version 2 continues', () => {
     const q = new Pair();
     q.open();
-    q.input(q.alice, {
-      type: 'CmdAddHtlc',
-      amountMsat: 5_000_000n,
-      paymentHash: payment(9).hash,
-      cltvExpiry: 1100,
-      onion: ONION,
-    });
-    q.input(q.alice, { type: 'CmdSign' });
+    q.addAndSign(q.alice, 9, 5_000_000n);
     q.pump();
     q.alice.state = decodeChannelState(encodeChannelState(q.alice.state));
     q.bob.state = decodeChannelState(encodeChannelState(q.bob.state));
@@ -142,13 +135,7 @@ describe('channel state serialisation, version 1 (JSON) still read', () => {
   it('a channel restored from version 1 continues and is rewritten as version 2', () => {
     const q = new Pair();
     q.open();
-    q.input(q.bob, {
-      type: 'CmdAddHtlc',
-      amountMsat: 5_000_000n,
-      paymentHash: payment(3).hash,
-      cltvExpiry: 1100,
-      onion: ONION,
-    });
+    q.addAndSign(q.bob, 3, 5_000_000n);
     q.settle();
     q.alice.state = decodeChannelState(legacyEncode(q.alice.state));
     q.bob.state = decodeChannelState(legacyEncode(q.bob.state));
