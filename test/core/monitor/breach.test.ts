@@ -11,18 +11,10 @@ describe('monitor: revoked commitment on chain', () => {
   for (const channelType of ['static_remotekey', 'anchors_zero_fee_htlc_tx'] as const) {
     it(`the victim takes every output, a second-stage HTLC output included (${channelType})`, () => {
       const h = new Harness(channelType);
-      const base = h.height;
-      const x1 = h.addHtlc(h.pair.alice, 21, 30_000_000n, base + 50);
-      h.addHtlc(h.pair.bob, 22, 18_000_000n, base + 50);
-      h.addHtlc(h.pair.alice, 23, 10_000_000n, base + 60);
-      // Bob keeps this (fully signed) commitment, with its HTLC transactions...
-      const old = h.bobsLatestCommitment();
+      // Bob keeps a (fully signed) commitment with three HTLCs and their HTLC transactions, then
+      // the channel moves on: the first HTLC is fulfilled, another is added.
+      const old = h.keptRevokedCommitment();
       expect(old.htlcTxs.length).toBe(3);
-      // ...then the channel moves on: x1 is fulfilled, another HTLC is added.
-      h.pair.input(h.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });
-      h.pair.settle();
-      h.addHtlc(h.pair.alice, 24, 5_000_000n, base + 70);
-      h.sync();
       expect(h.alice.state.revoked.some((r) => r.commitmentNumber === old.commitmentNumber)).toBe(true);
 
       // The cheater publishes the revoked commitment...

@@ -279,6 +279,24 @@ export class Harness {
     return this.chain.height;
   }
   /**
+   * The breach set-up: three HTLCs in flight (two from alice, one from bob); bob keeps that
+   * commitment (fully signed, see {@link bobsLatestCommitment}); then the channel moves on (the
+   * first HTLC is fulfilled with test payment 21's preimage, another HTLC is added), so the kept
+   * commitment is revoked. Returns the kept commitment.
+   */
+  keptRevokedCommitment(): LocalCommitmentUpdate {
+    const base = this.height;
+    const x1 = this.addHtlc(this.pair.alice, 21, 30_000_000n, base + 50);
+    this.addHtlc(this.pair.bob, 22, 18_000_000n, base + 50);
+    this.addHtlc(this.pair.alice, 23, 10_000_000n, base + 60);
+    const old = this.bobsLatestCommitment();
+    this.pair.input(this.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });
+    this.pair.settle();
+    this.addHtlc(this.pair.alice, 24, 5_000_000n, base + 70);
+    this.sync();
+    return old;
+  }
+  /**
    * Bob's latest commitment (from his channel's monitor updates), fully signed as his monitor
    * would publish it, with its HTLC transactions: what a cheater keeps to publish later.
    */

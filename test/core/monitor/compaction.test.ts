@@ -21,7 +21,7 @@ import { equal, toHex, utf8 } from '../../../src/protocol/encoding/bytes.js';
 import { DecodeError } from '../../../src/protocol/errors.js';
 import { p2wsh } from '../../../src/protocol/tx/script.js';
 import { txid as txidOf } from '../../../src/protocol/tx/transaction.js';
-import { payment, useFastCrypto } from '../channel/harness.js';
+import { useFastCrypto } from '../channel/harness.js';
 import { Harness } from './chain-harness.js';
 
 useFastCrypto();
@@ -29,15 +29,7 @@ useFastCrypto();
 /** Bob keeps a commitment with 3 HTLCs, the channel moves on, alice archives her revoked list. */
 function scenario(channelType: 'static_remotekey' | 'anchors_zero_fee_htlc_tx') {
   const h = new Harness(channelType);
-  const base = h.height;
-  const x1 = h.addHtlc(h.pair.alice, 21, 30_000_000n, base + 50);
-  h.addHtlc(h.pair.bob, 22, 18_000_000n, base + 50);
-  h.addHtlc(h.pair.alice, 23, 10_000_000n, base + 60);
-  const old = h.bobsLatestCommitment();
-  h.pair.input(h.pair.bob, { type: 'CmdFulfill', id: x1, preimage: payment(21).preimage });
-  h.pair.settle();
-  h.addHtlc(h.pair.alice, 24, 5_000_000n, base + 70);
-  h.sync();
+  const old = h.keptRevokedCommitment();
   const before = h.alice.state;
   expect(before.secrets?.count).toBe(before.revoked.length);
   const { state, archived } = archiveRevoked(before);
